@@ -1,0 +1,90 @@
+"""``python -m neuroclips <command>``: the one command line of the project."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+
+def _build_demo_data(args: argparse.Namespace) -> int:
+    from .paths import cache_dir, demo_data_dir
+    from .simulation.world import WorldConfig, build_world
+
+    out = Path(args.out) if args.out else demo_data_dir() / "simulated"
+    cache = Path(args.cache) if args.cache else cache_dir()
+    t0 = time.perf_counter()
+    manifest = build_world(out, cache, WorldConfig(), subjects=tuple(args.subjects) if args.subjects else None)
+    for s, info in manifest["subjects"].items():
+        print(f"subject {s}: {info['n_voxels']} voxels (false positives {info['false_positives']}), "
+              f"train repetition r median {info['train_rep_r_percentiles_5_25_50_75_95'][2]}, "
+              f"test split-half r median {info['test_split_half_r_percentiles_5_25_50_75_95'][2]}, "
+              f"{info['build_seconds']} s")
+    size = sum(p.stat().st_size for p in out.parent.rglob("*") if p.is_file())
+    print(f"built in {time.perf_counter() - t0:.1f} s; {out.parent} is {size / 2**20:.1f} MiB; cache {cache}")
+    return 0
+
+
+def _convert_cc2017(args: argparse.Namespace) -> int:
+    from .data import convert_cc2017
+    from .paths import cache_dir
+
+    out = convert_cc2017(args.root, Path(args.cache) if args.cache else cache_dir(), subjects=tuple(args.subjects),
+                         frame_dtype=args.frame_dtype)
+    print(f"cc2017 cache ready at {out}")
+    return 0
+
+
+def _data_info(args: argparse.Namespace) -> int:
+    from .data import load_subject
+
+    subject = load_subject(args.data, args.subject, root=args.root)
+    info = subject.describe()
+    clip = subject.clip("test", args.clip)
+    info["example_clip"] = {"index": clip.index, "fmri_shape": list(clip.fmri.shape),
+                            "frames_shape": list(clip.frames.shape), "caption": clip.caption,
+                            "categories": list(clip.categories), "movie": clip.movie, "position": clip.position}
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m neuroclips", description=__doc__.split("\n")[0].strip("`"))
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+
+    p = sub.add_parser("build-demo-data", help="build the simulated world (3 subjects) into demo_data/")
+    p.add_argument("--subjects", type=int, nargs="+", help="only these subjects (default: all)")
+    p.add_argument("--out", help="output folder (default: demo_data/simulated)")
+    p.add_argument("--cache", help="cache for the regenerable arrays (default: $NEUROCLIPS_CACHE)")
+    p.set_defaults(func=_build_demo_data)
+
+    p = sub.add_parser("convert-cc2017", help="convert the real cc2017 .pt files into a memory-mappable cache")
+    p.add_argument("--root", required=True, help="folder with subj0N_*_fmri.pt, GT_*_3fps.pt, GT_*_caption.pt")
+    p.add_argument("--subjects", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--cache", help="cache folder (default: $NEUROCLIPS_CACHE)")
+    p.add_argument("--frame-dtype", choices=["uint8", "float32"], default="uint8")
+    p.set_defaults(func=_convert_cc2017)
+
+    p = sub.add_parser("data-info", help="summarise a subject of a data source and one of its test clips")
+    p.add_argument("--data", choices=["demo", "cc2017"], default="demo")
+    p.add_argument("--subject", type=int, default=1)
+    p.add_argument("--root", help="cc2017 dataset folder (for --data cc2017)")
+    p.add_argument("--clip", type=int, default=0)
+    p.set_defaults(func=_data_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from .data import DataError
+
+    try:
+        return args.func(args)
+    except (DataError, IndexError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,30 @@
+"""Data layer: one API (:class:`SubjectData`) for the real cc2017 dataset and the simulated world."""
+
+from __future__ import annotations
+
+import os
+
+from .base import SPLITS, Clip, DataError, Repetition, SubjectData
+from .cc2017 import CC2017Layout, CC2017Subject, convert_cc2017
+from .simulated import SimulatedSubject, available_simulated_subjects
+
+SOURCES = ("simulated", "cc2017")
+
+
+def load_subject(source: str, subject: int, root: str | os.PathLike | None = None,
+                 cache: str | os.PathLike | None = None) -> SubjectData:
+    """Open one subject of a source: ``"simulated"`` (default root: the shipped demo data) or ``"cc2017"``
+    (``root`` = the folder holding the dataset's ``.pt`` files)."""
+    from ..paths import cache_dir
+
+    if source in ("simulated", "demo"):  # "demo" is the CLI's name for the shipped simulated world
+        return SimulatedSubject(subject, root=root, cache=cache)
+    if source == "cc2017":
+        if root is None:
+            raise DataError("cc2017 needs root=<folder with subj0N_*_fmri.pt, GT_*_3fps.pt, GT_*_caption.pt>")
+        return CC2017Subject(root, subject, cache=cache if cache is not None else cache_dir())
+    raise DataError(f"unknown data source {source!r}; choose one of {SOURCES}")
+
+
+__all__ = ["SPLITS", "SOURCES", "Clip", "DataError", "Repetition", "SubjectData", "CC2017Layout",
+           "CC2017Subject", "SimulatedSubject", "available_simulated_subjects", "convert_cc2017", "load_subject"]

@@ -1,0 +1,233 @@
+"""The simulated cc2017 world: stimuli + three simulated subjects, built from seeds.
+
+``build_world`` writes the small, committed part into ``demo_data/simulated`` (configs, the selected
+vertex indices, the ground truth of every selected voxel, reliability statistics, checksums) and the
+big, regenerable part (fMRI samples, stimulus features) into the cache. ``regenerate_fmri`` rebuilds a
+subject's fMRI from the committed files alone, in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.cortex import N_CORTEX, grayordinates
+from ..io import atomic_save_npy, atomic_write_json, atomic_write_npz
+from .encoding import FAMILIES, VoxelModel, build_voxel_model, neural_drive, stimulus_features
+from .fmri import REPETITIONS, NoiseModel, align, bold, hrf_kernel, select_voxels, simulate_runs
+from .stimuli import SPLITS, MovieRenderer, StimulusConfig
+
+logger = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SubjectConfig:
+    """Parameters that make the simulated subjects differ."""
+
+    subject: int
+    seed: int
+    snr_scale: float  # multiplies every area's median SNR
+    snr_spread: float = 0.8  # log-normal spread of voxel SNR
+    prf_scale: float = 1.0
+    hrf_peak: float = 4.5  # seconds; the response to a clip peaks two samples later
+    noise_ar: float = 0.3
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    stimuli: StimulusConfig = field(default_factory=StimulusConfig)
+    subjects: tuple[SubjectConfig, ...] = (
+        SubjectConfig(1, seed=101, snr_scale=1.0, hrf_peak=4.5),
+        SubjectConfig(2, seed=202, snr_scale=1.25, prf_scale=0.9, hrf_peak=4.3),
+        SubjectConfig(3, seed=303, snr_scale=0.7, prf_scale=1.15, hrf_peak=4.7),
+    )
+    alpha: float = 0.05  # Bonferroni-corrected P threshold of the voxel selection
+
+    def to_dict(self) -> dict:
+        return {"format_version": FORMAT_VERSION, "stimuli": asdict(self.stimuli),
+                "subjects": [asdict(s) for s in self.subjects], "alpha": self.alpha}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WorldConfig":
+        if d.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"simulated world format {d.get('format_version')} != {FORMAT_VERSION}; rebuild it "
+                             "with `python -m neuroclips build-demo-data`")
+        return cls(StimulusConfig(**d["stimuli"]), tuple(SubjectConfig(**s) for s in d["subjects"]), d["alpha"])
+
+    def subject(self, n: int) -> SubjectConfig:
+        for s in self.subjects:
+            if s.subject == n:
+                return s
+        raise KeyError(f"no simulated subject {n}; available: {[s.subject for s in self.subjects]}")
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def world_cache(cache: Path, config: WorldConfig) -> Path:
+    return Path(cache) / "simulated" / config.digest()
+
+
+def load_features(config: WorldConfig, cache: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Stimulus features of both splits, cached (rendering every clip takes tens of seconds)."""
+    out = {}
+    renderer = MovieRenderer(config.stimuli)
+    for split in SPLITS:
+        path = world_cache(cache, config) / f"features_{split}.npz"
+        if path.exists():
+            with np.load(path) as f:
+                out[split] = {k: f[k] for k in f.files}
+        else:
+            out[split] = stimulus_features(renderer, split)
+            atomic_write_npz(path, **out[split])
+    return out
+
+
+def subject_signal(config: WorldConfig, sub: SubjectConfig, model: VoxelModel,
+                   features: dict[str, dict[str, np.ndarray]]) -> dict[str, list[np.ndarray]]:
+    """Aligned BOLD signal per split and movie, scaled so its variance over training samples is the SNR."""
+    n_train = config.stimuli.n_clips("train")
+    stacked = {k: np.concatenate([features["train"][k], features["test"][k]]) for k in features["train"]}
+    drive = neural_drive(model, stacked, n_train)
+    kernel = hrf_kernel(sub.hrf_peak)
+    per = config.stimuli.clips_per_movie
+    runs = {split: [] for split in SPLITS}
+    for split, offset in (("train", 0), ("test", n_train)):
+        for m in range(config.stimuli.n_movies(split)):
+            seg = drive[offset + m * per : offset + (m + 1) * per]
+            runs[split].append(align(bold(seg, kernel)))
+    sd = np.concatenate(runs["train"]).std(0)
+    scale = np.sqrt(model.snr) / np.where(sd > 1e-8, sd, 1.0)
+    return {split: [r * scale for r in rs] for split, rs in runs.items()}
+
+
+def _assemble(config: WorldConfig, signal: list[np.ndarray], model: VoxelModel, noise: NoiseModel, split: str,
+              vertices: np.ndarray) -> np.ndarray:
+    per = config.stimuli.clips_per_movie
+    out = np.empty((config.stimuli.n_clips(split), REPETITIONS[split], len(vertices)), np.float16)
+    for movie, rep, x in simulate_runs(signal, model.vertices, noise, split, columns=vertices):
+        out[movie * per : (movie + 1) * per, rep] = x
+    return out
+
+
+def _voxel_model(config: WorldConfig, sub: SubjectConfig) -> VoxelModel:
+    return build_voxel_model(grayordinates(), seed=sub.seed, snr_scale=sub.snr_scale,
+                             snr_spread=sub.snr_spread, prf_scale=sub.prf_scale)
+
+
+def _noise(sub: SubjectConfig) -> NoiseModel:
+    return NoiseModel(seed=sub.seed, ar=sub.noise_ar)
+
+
+def fmri_cache_paths(cache: Path, config: WorldConfig, subject: int) -> dict[str, Path]:
+    d = world_cache(cache, config) / f"sub-{subject:02d}"
+    return {split: d / f"{split}_fmri.npy" for split in SPLITS}
+
+
+def regenerate_fmri(config: WorldConfig, subject: int, vertices: np.ndarray, cache: Path,
+                    splits: tuple[str, ...] = SPLITS) -> dict[str, Path]:
+    """Rebuild a subject's fMRI for the given (selected) vertices into the cache."""
+    sub = config.subject(subject)
+    model = _voxel_model(config, sub)
+    signal = subject_signal(config, sub, model, load_features(config, cache))
+    paths = fmri_cache_paths(cache, config, subject)
+    for split in splits:
+        atomic_save_npy(paths[split], _assemble(config, signal[split], model, _noise(sub), split, vertices))
+    return paths
+
+
+def fmri_fingerprint(x: np.ndarray) -> list[float]:
+    """Tolerance-checkable summary of an fMRI array (float sums differ in the last bits across BLAS builds)."""
+    x = np.asarray(x, np.float64)
+    flat = x.reshape(len(x), -1)
+    return [float(flat.mean()), float(flat.std()), float(flat[:, ::97].sum() / flat[:, ::97].size),
+            float(flat[::7].mean(1).std())]
+
+
+def sha256_array(x: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+
+
+def build_world(out_dir: Path, cache: Path, config: WorldConfig = WorldConfig(),
+                subjects: tuple[int, ...] | None = None) -> dict:
+    """Build the simulated world: stimuli features, subjects' voxel selection and fMRI; returns the manifest."""
+    out_dir, cache = Path(out_dir), Path(cache)
+    t0 = time.perf_counter()
+    features = load_features(config, cache)
+    t_features = time.perf_counter() - t0
+    geo = grayordinates()
+    manifest = {"world": config.to_dict(), "digest": config.digest(), "subjects": {},
+                "timings_s": {"stimulus_features": round(t_features, 1)}}
+    renderer = MovieRenderer(config.stimuli)
+    manifest["stimuli"] = {
+        split: {"n_clips": config.stimuli.n_clips(split),
+                "sha256_first_clips": sha256_array(np.stack([renderer.render_clip(split, i) for i in range(8)]))}
+        for split in SPLITS
+    }
+    for sub in config.subjects:
+        if subjects is not None and sub.subject not in subjects:
+            continue
+        ts = time.perf_counter()
+        model = _voxel_model(config, sub)
+        signal = subject_signal(config, sub, model, features)
+        noise = _noise(sub)
+        selected, stats_ = select_voxels(simulate_runs(signal["train"], model.vertices, noise, "train"),
+                                         alpha=config.alpha)
+        fmri = {split: _assemble(config, signal[split], model, noise, split, selected) for split in SPLITS}
+        paths = fmri_cache_paths(cache, config, sub.subject)
+        for split in SPLITS:
+            atomic_save_npy(paths[split], fmri[split])
+        info = _write_subject(out_dir / f"sub-{sub.subject:02d}", model, selected, stats_, fmri, geo)
+        info["fingerprint"] = {split: fmri_fingerprint(fmri[split][:64]) for split in SPLITS}
+        info["build_seconds"] = round(time.perf_counter() - ts, 1)
+        manifest["subjects"][str(sub.subject)] = info
+        logger.info("subject %d: %d voxels selected in %.1f s", sub.subject, len(selected), info["build_seconds"])
+    manifest["timings_s"]["total"] = round(time.perf_counter() - t0, 1)
+    atomic_write_json(out_dir / "world.json", config.to_dict())
+    atomic_write_json(out_dir / "manifest.json", manifest)
+    return manifest
+
+
+def _write_subject(d: Path, model: VoxelModel, selected: np.ndarray, stats_: dict, fmri: dict, geo) -> dict:
+    row = np.full(N_CORTEX, -1, np.int64)
+    row[model.vertices] = np.arange(len(model))
+    rows = row[selected]
+    has_signal = rows >= 0
+    gt = model.subset(np.maximum(rows, 0)).to_arrays()
+    for k in ("shares", "snr", "prf", "exponent", "direction", "semantic_weights"):
+        gt[k] = np.where(has_signal.reshape((-1,) + (1,) * (gt[k].ndim - 1)), gt[k], 0).astype(np.float16)
+    gt["area"] = geo.area[selected]
+    gt["vertices"] = selected.astype(np.int32)
+    gt["has_signal"] = has_signal
+    gt["family"] = np.where(has_signal, np.argmax(model.shares[np.maximum(rows, 0)], 1), -1).astype(np.int8)
+    test = fmri["test"].astype(np.float32)
+    half = REPETITIONS["test"] // 2
+    a, b = test[:, :half].mean(1), test[:, half:].mean(1)
+    a, b = (a - a.mean(0)) / a.std(0), (b - b.mean(0)) / b.std(0)
+    split_half = (a * b).mean(0)
+    r_train = stats_["r_mean"][selected]
+    atomic_save_npy(d / "vertices.npy", selected.astype(np.int32))
+    atomic_write_npz(d / "ground_truth.npz", families=np.array(FAMILIES), **gt)
+    atomic_write_npz(d / "reliability.npz", r_train=r_train.astype(np.float32),
+                     test_split_half=split_half.astype(np.float32), t=stats_["t"][selected])
+    q = lambda x: [round(float(v), 3) for v in np.percentile(x, [5, 25, 50, 75, 95])]
+    areas, counts = np.unique(geo.area[selected], return_counts=True)
+    early = np.isin(geo.area[selected], ["V1", "V2", "V3", "V4"]).mean()
+    info = {
+        "n_voxels": int(len(selected)),
+        "n_candidates_with_signal": int(len(model)),
+        "false_positives": int((~has_signal).sum()),
+        "train_rep_r_percentiles_5_25_50_75_95": q(r_train),
+        "test_split_half_r_percentiles_5_25_50_75_95": q(split_half),
+        "early_visual_fraction": round(float(early), 3),
+        "voxels_per_area": {str(a): int(c) for a, c in sorted(zip(areas, counts), key=lambda x: -x[1])},
+    }
+    atomic_write_json(d / "subject.json", info)
+    return info
