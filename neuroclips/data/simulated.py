@@ -77,7 +77,7 @@ class SimulatedSubject(SubjectData):
         missing = tuple(s for s in SPLITS if not paths[s].exists())
         if missing:
             logger.info("regenerating simulated subject %d fMRI (%s) into %s", self.subject, missing, self.cache)
-            regenerate_fmri(self.world, self.subject, self._vertices, self.cache, splits=missing)
+            regenerate_fmri(self.world, self.subject, self._vertices, self.cache, splits=missing, shipped=self.root)
         out = {}
         for split in SPLITS:
             x = np.load(paths[split], mmap_mode="r")

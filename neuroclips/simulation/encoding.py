@@ -116,52 +116,62 @@ class VoxelModel:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
-def _retinotopy(geo: Grayordinates, hemi: int, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Eccentricity and polar angle (degrees, + = upper field) of V1-V4 vertices of one hemisphere."""
+def _retinotopy(geo: Grayordinates, hemi: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Eccentricity and polar angle (degrees, + = upper field) of V1-V4 vertices of one hemisphere.
+
+    On the HCP flat map the calcarine cut runs along V1's horizontal meridian: V1 is a band along the
+    cut edge with the foveal confluence in its middle (next to LO1/V4), dorsal V1 (lower visual field)
+    towards V3A/V6 and ventral V1 (upper field) towards V4/VMV. Eccentricity grows along the band away
+    from the fovea; polar angle goes from the horizontal meridian at the cut to the vertical meridian at
+    the V1/V2 border, back to the horizontal meridian at V2/V3 and to the vertical one at V3's outer edge.
+    """
     in_hemi = geo.hemisphere == hemi
     sel = {a: np.flatnonzero(in_hemi & (geo.area == a)) for a in ("V1", "V2", "V3", "V4")}
-    p1 = geo.flat[sel["V1"]]
-    centre = p1.mean(0)
-    _, _, vt = np.linalg.svd(p1 - centre, full_matrices=False)
-    axis, normal = vt[0], vt[1]
-    lateral = geo.flat[in_hemi & np.isin(geo.area, ["V4", "LO1", "LO2"])].mean(0)
-    if (lateral - centre) @ axis > 0:
-        axis = -axis  # make the axis run from the occipital pole (fovea) towards the periphery
+    pts = {a: geo.flat[i] for a, i in sel.items()}
+    centre = pts["V1"].mean(0)
+    _, _, vt = np.linalg.svd(pts["V1"] - centre, full_matrices=False)
+    axis = vt[0]  # along the band
+    lateral = geo.flat[in_hemi & np.isin(geo.area, ["LO1", "LO2", "V4"])].mean(0)
+    fovea = pts["V1"][np.argmin(np.linalg.norm(pts["V1"] - lateral, axis=1))]
     dorsal = geo.flat[in_hemi & np.isin(geo.area, ["V3A", "V6", "V7"])].mean(0)
-    if (dorsal - centre) @ normal < 0:
-        normal = -normal  # positive side = dorsal bank = lower visual field
-    proj1 = (p1 - centre) @ axis
-    lo, hi = proj1.min(), proj1.max()
+    if (dorsal - fovea) @ axis < 0:
+        axis = -axis  # positive along-band coordinate = dorsal = lower visual field
+    s1 = (pts["V1"] - fovea) @ axis
+    extent = {1: s1.max(), -1: -s1.min()}
 
-    def ecc_of(points, emax=60.0, k=4.0):
-        u = np.clip(((points - centre) @ axis - lo) / (hi - lo), 0, 1)
-        return emax * np.expm1(k * u) / np.expm1(k)
+    def along(p, emax=60.0, k=4.0):
+        s = (p - fovea) @ axis
+        half = np.where(s >= 0, 1, -1)
+        u = np.clip(np.abs(s) / np.where(half > 0, extent[1], extent[-1]), 0, 1)
+        return emax * np.expm1(k * u) / np.expm1(k), half
+
+    def rank_by_bins(d, s, bins=10):
+        """Distance normalised to [0, 1] within slices along the band (areas are not equally wide)."""
+        edges = np.quantile(s, np.linspace(0, 1, bins + 1))
+        idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, bins - 1)
+        out = np.empty(len(d))
+        for b in range(bins):
+            m = idx == b
+            if m.any():
+                lo, hi = np.percentile(d[m], [2, 98])
+                out[m] = np.clip((d[m] - lo) / max(hi - lo, 1e-6), 0, 1)
+        return out
 
     out = {}
-    # V1: the horizontal meridian runs along the calcarine axis, the vertical meridians along its borders.
-    w = (p1 - centre) @ normal
-    u = np.clip((proj1 - lo) / (hi - lo), 0, 1)
-    bins = np.minimum((u * 12).astype(int), 11)
-    half = np.array([np.percentile(np.abs(w[bins == b]), 95) if np.any(bins == b) else 1.0 for b in range(12)])
-    out["V1"] = (ecc_of(p1), -90.0 * np.clip(w / half[bins], -1, 1))
-    tree1 = cKDTree(p1)
-    for area, flip in (("V2", False), ("V3", True)):
-        pts = geo.flat[sel[area]]
-        d, _ = tree1.query(pts)
-        side = np.sign((pts - centre) @ normal)
-        rank = np.empty(len(d))
-        for s in (-1, 1):
-            m = side == s
-            if m.any():
-                lo_d, hi_d = np.percentile(d[m], [5, 95])
-                rank[m] = np.clip((d[m] - lo_d) / max(hi_d - lo_d, 1e-6), 0, 1)
-        # V2 starts at V1's vertical meridian and reaches the horizontal one; V3 mirrors it back.
-        magnitude = 90.0 * (rank if flip else 1 - rank)
-        out[area] = (ecc_of(pts), -side * magnitude)
-    pts = geo.flat[sel["V4"]]
-    d, _ = cKDTree(geo.flat[sel["V3"]]).query(pts)
-    rank = np.clip((d - d.min()) / max(np.ptp(d), 1e-6), 0, 1)
-    out["V4"] = (ecc_of(pts, emax=30.0), 90.0 - 180.0 * rank)
+    tree = {a: cKDTree(p) for a, p in pts.items()}
+    for area, ref, towards_ref_is_vertical in (("V1", "V2", True), ("V2", "V1", True), ("V3", "V2", False)):
+        p = pts[area]
+        d, _ = tree[ref].query(p)
+        ecc, half = along(p)
+        rank = rank_by_bins(d, (p - fovea) @ axis)
+        magnitude = 90.0 * (1 - rank if towards_ref_is_vertical else rank)
+        if area == "V3":  # V3 starts at V2's horizontal meridian and ends at a vertical one
+            magnitude = 90.0 * rank_by_bins(tree["V1"].query(p)[0], (p - fovea) @ axis)
+        out[area] = (ecc, -half * magnitude)
+    p = pts["V4"]
+    ecc, _ = along(p, emax=30.0)
+    rank = rank_by_bins(tree["V3"].query(p)[0], (p - fovea) @ axis)
+    out["V4"] = (ecc, 90.0 - 180.0 * rank)  # hV4 covers the contralateral hemifield
     return {a: (sel[a], *out[a]) for a in out}
 
 
@@ -182,7 +192,7 @@ def build_voxel_model(geo: Grayordinates, seed: int, snr_scale: float, snr_sprea
     angle = rng.uniform(-90, 90, n)
     row_of = {v: i for i, v in enumerate(vertices)}
     for hemi in (0, 1):
-        for a, (idx, e, th) in _retinotopy(geo, hemi, rng).items():
+        for a, (idx, e, th) in _retinotopy(geo, hemi).items():
             rows = np.array([row_of[v] for v in idx])
             ecc[rows], angle[rows] = e, th
     hemi = geo.hemisphere[vertices]

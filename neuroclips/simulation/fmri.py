@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,11 +55,14 @@ def align(volumes: np.ndarray) -> np.ndarray:
 
 
 def preprocess(run: np.ndarray, order: int = 4) -> np.ndarray:
-    """Wen et al.: remove a polynomial trend of the given order, then z-score, per run and vertex."""
-    t = np.linspace(-1, 1, run.shape[0])
+    """Wen et al.: remove a polynomial trend of the given order, then z-score, per run and vertex.
+
+    ``run`` is (..., n_samples, n_vertices): time on the second-to-last axis.
+    """
+    t = np.linspace(-1, 1, run.shape[-2])
     q, _ = np.linalg.qr(np.vander(t, order + 1))
     x = run - q @ (q.T @ run)
-    sd = x.std(0)
+    sd = x.std(-2, keepdims=True)
     return (x / np.where(sd > 1e-8, sd, 1.0)).astype(np.float32)
 
 
@@ -71,61 +73,65 @@ class NoiseModel:
     drift: float = 0.5
 
 
-def run_noise(noise: NoiseModel, split_id: int, movie: int, rep: int, n_samples: int,
-              columns: np.ndarray | None = None) -> np.ndarray:
-    """Unit-variance AR(1) noise plus drift of one run, for all vertices or the given columns.
+def vertex_noise(noise: NoiseModel, split_id: int, columns: np.ndarray, n_movies: int, n_reps: int,
+                 n_samples: int) -> np.ndarray:
+    """Unit-variance AR(1) noise plus slow drift, (n_movies, n_reps, n_samples, len(columns)).
 
-    The random streams are drawn for all 59,412 vertices and then indexed, so a vertex's noise does not
-    depend on which other vertices are simulated.
+    Each vertex has its own random stream, so its noise does not depend on which other vertices are
+    simulated: the selected voxels are regenerated without simulating the whole cortex.
     """
-    rng = np.random.default_rng([noise.seed, 2, split_id, movie, rep])
-    eps = rng.standard_normal((n_samples + _BURN_IN, N_CORTEX), dtype=np.float32)
-    coef = rng.standard_normal((3, N_CORTEX), dtype=np.float32)
-    if columns is not None:
-        eps, coef = eps[:, columns], coef[:, columns]
-    x = lfilter([np.sqrt(1 - noise.ar**2)], [1.0, -noise.ar], eps, axis=0)[_BURN_IN:]
-    t = np.arange(n_samples)[:, None] / n_samples
-    basis = np.concatenate([np.cos(np.pi * (k + 1) * t * 0.7 + k) for k in range(3)], 1)
-    return (x + noise.drift * basis @ coef).astype(np.float32)
+    runs = n_movies * n_reps
+    eps = np.empty((len(columns), runs, n_samples + _BURN_IN), np.float32)
+    coef = np.empty((len(columns), runs, 3), np.float32)
+    for j, v in enumerate(np.asarray(columns)):
+        g = np.random.default_rng([noise.seed, 2, split_id, int(v)])
+        eps[j] = g.standard_normal((runs, n_samples + _BURN_IN), dtype=np.float32)
+        coef[j] = g.standard_normal((runs, 3), dtype=np.float32)
+    x = lfilter([np.sqrt(1 - noise.ar**2)], [1.0, -noise.ar], eps, axis=2)[..., _BURN_IN:]
+    t = np.arange(n_samples) / n_samples
+    basis = np.stack([np.cos(np.pi * (k + 1) * t * 0.7 + k) for k in range(3)])  # (3, n_samples)
+    x = x + noise.drift * (coef @ basis)
+    return np.ascontiguousarray(x.astype(np.float32).transpose(1, 2, 0)).reshape(n_movies, n_reps, n_samples, -1)
 
 
-def simulate_runs(signal_runs: list[np.ndarray], signal_columns: np.ndarray, noise: NoiseModel, split: str,
-                  columns: np.ndarray | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Yield (movie, repetition, preprocessed run (n_samples, n_columns)).
+def simulate_split(signal_runs: list[np.ndarray], signal_columns: np.ndarray, noise: NoiseModel, split: str,
+                   columns: np.ndarray) -> np.ndarray:
+    """Preprocessed samples (n_movies, n_reps, n_samples, len(columns)) of one split.
 
     ``signal_runs[m]`` holds the aligned signal (already scaled by sqrt(SNR)) of movie m for the vertices
-    ``signal_columns``; other vertices carry noise only. ``columns`` picks the vertices to return
-    (default: all 59,412).
+    ``signal_columns``; other vertices carry noise only.
     """
-    split_id = ("train", "test").index(split)
-    cols = np.arange(N_CORTEX) if columns is None else np.asarray(columns)
+    columns = np.asarray(columns)
+    n_movies, n_samples = len(signal_runs), signal_runs[0].shape[0]
+    x = vertex_noise(noise, ("train", "test").index(split), columns, n_movies, REPETITIONS[split], n_samples)
     pos = np.full(N_CORTEX, -1, np.int64)
-    pos[cols] = np.arange(len(cols))
-    has = pos[signal_columns] >= 0
-    target, source = pos[signal_columns][has], np.flatnonzero(has)
-    for movie, sig in enumerate(signal_runs):
-        for rep in range(REPETITIONS[split]):
-            x = run_noise(noise, split_id, movie, rep, sig.shape[0], None if columns is None else cols)
-            x[:, target] += sig[:, source]
-            yield movie, rep, preprocess(x)
+    pos[signal_columns] = np.arange(len(signal_columns))
+    src = pos[columns]
+    has = src >= 0
+    if has.any():
+        sig = np.stack(signal_runs)[:, :, src[has]]  # (n_movies, n_samples, n_has)
+        x[..., has] += sig[:, None]
+    return preprocess(x)
 
 
-def select_voxels(runs: Iterator[tuple[int, int, np.ndarray]], alpha: float = 0.05,
-                  alternative: str = "greater") -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """cc2017's reproducibility test over the training movies (two repetitions each).
+def reproducibility(train: np.ndarray) -> np.ndarray:
+    """Pearson r between the two repetitions of each training movie: (n_movies, n_vertices).
 
-    Returns the selected column indices (ascending) and per-vertex statistics: mean r over movies, t, p.
+    ``train`` is preprocessed (n_movies, 2, n_samples, n_vertices), z-scored per run.
     """
-    rs, first = [], {}
-    for movie, rep, x in runs:
-        if rep == 0:
-            first[movie] = x
-        elif rep == 1:
-            a = first.pop(movie)
-            rs.append((a * x).mean(0))  # both are z-scored: the mean product is Pearson's r
-    r = np.clip(np.stack(rs), -0.999999, 0.999999)
-    z = np.arctanh(r)
+    return (train[:, 0] * train[:, 1]).mean(1)
+
+
+def select_voxels(r: np.ndarray, alpha: float = 0.05, n_tests: int = N_CORTEX,
+                  alternative: str = "greater") -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """cc2017's selection from per-movie reproducibility ``r`` (n_movies, n_vertices).
+
+    Fisher z, one-sample t-test over movies, Bonferroni-corrected P < ``alpha`` over ``n_tests``
+    vertices (the spec's inferred right-tailed test by default, §8). Returns the selected columns
+    (ascending) and per-vertex statistics: mean r over movies, t, p.
+    """
+    z = np.arctanh(np.clip(r, -0.999999, 0.999999))
     t, p = stats.ttest_1samp(z, 0.0, axis=0, alternative=alternative)
     p = np.nan_to_num(p, nan=1.0)
-    selected = np.flatnonzero(p < alpha / r.shape[1])
+    selected = np.flatnonzero(p < alpha / n_tests)
     return selected, {"r_mean": r.mean(0).astype(np.float32), "t": t.astype(np.float32), "p": p}

@@ -20,7 +20,7 @@ import numpy as np
 from ..data.cortex import N_CORTEX, grayordinates
 from ..io import atomic_save_npy, atomic_write_json, atomic_write_npz
 from .encoding import FAMILIES, VoxelModel, build_voxel_model, neural_drive, stimulus_features
-from .fmri import REPETITIONS, NoiseModel, align, bold, hrf_kernel, select_voxels, simulate_runs
+from .fmri import REPETITIONS, NoiseModel, align, bold, hrf_kernel, reproducibility, select_voxels, simulate_split
 from .stimuli import SPLITS, MovieRenderer, StimulusConfig
 
 logger = logging.getLogger(__name__)
@@ -75,18 +75,24 @@ def world_cache(cache: Path, config: WorldConfig) -> Path:
     return Path(cache) / "simulated" / config.digest()
 
 
-def load_features(config: WorldConfig, cache: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Stimulus features of both splits, cached (rendering every clip takes tens of seconds)."""
+def load_features(config: WorldConfig, cache: Path, shipped: Path | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Stimulus features of both splits: shipped with the demo data, else cached, else computed.
+
+    Rendering and analysing every clip takes about a minute, so the features (float16, a few MB) ship
+    in ``demo_data`` beside the world config; the build uses exactly the float16-rounded values.
+    """
     out = {}
     renderer = MovieRenderer(config.stimuli)
     for split in SPLITS:
-        path = world_cache(cache, config) / f"features_{split}.npz"
-        if path.exists():
-            with np.load(path) as f:
-                out[split] = {k: f[k] for k in f.files}
-        else:
-            out[split] = stimulus_features(renderer, split)
-            atomic_write_npz(path, **out[split])
+        candidates = ([Path(shipped) / f"features_{split}.npz"] if shipped is not None else []) + [
+            world_cache(cache, config) / f"features_{split}.npz"]
+        path = next((p for p in candidates if p.exists()), None)
+        if path is None:
+            computed = stimulus_features(renderer, split)
+            atomic_write_npz(candidates[-1], **{k: v.astype(np.float16) for k, v in computed.items()})
+            path = candidates[-1]
+        with np.load(path) as f:
+            out[split] = {k: f[k].astype(np.float32) for k in f.files}
     return out
 
 
@@ -109,12 +115,22 @@ def subject_signal(config: WorldConfig, sub: SubjectConfig, model: VoxelModel,
 
 
 def _assemble(config: WorldConfig, signal: list[np.ndarray], model: VoxelModel, noise: NoiseModel, split: str,
-              vertices: np.ndarray) -> np.ndarray:
-    per = config.stimuli.clips_per_movie
+              vertices: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """(n_clips, n_reps, n_vertices) float16 samples of the given vertices."""
     out = np.empty((config.stimuli.n_clips(split), REPETITIONS[split], len(vertices)), np.float16)
-    for movie, rep, x in simulate_runs(signal, model.vertices, noise, split, columns=vertices):
-        out[movie * per : (movie + 1) * per, rep] = x
+    for j in range(0, len(vertices), chunk):
+        x = simulate_split(signal, model.vertices, noise, split, vertices[j : j + chunk])
+        # (movies, reps, samples, cols) -> (movies * samples, reps, cols): clip index = movie * 240 + sample
+        out[:, :, j : j + chunk] = x.transpose(0, 2, 1, 3).reshape(-1, x.shape[1], x.shape[3])
     return out
+
+
+def _select(config: WorldConfig, signal: list[np.ndarray], model: VoxelModel, noise: NoiseModel,
+            chunk: int = 4096):
+    r = np.concatenate([reproducibility(simulate_split(signal, model.vertices, noise, "train",
+                                                       np.arange(j, min(j + chunk, N_CORTEX))))
+                        for j in range(0, N_CORTEX, chunk)], axis=1)
+    return select_voxels(r, alpha=config.alpha)
 
 
 def _voxel_model(config: WorldConfig, sub: SubjectConfig) -> VoxelModel:
@@ -132,11 +148,11 @@ def fmri_cache_paths(cache: Path, config: WorldConfig, subject: int) -> dict[str
 
 
 def regenerate_fmri(config: WorldConfig, subject: int, vertices: np.ndarray, cache: Path,
-                    splits: tuple[str, ...] = SPLITS) -> dict[str, Path]:
+                    splits: tuple[str, ...] = SPLITS, shipped: Path | None = None) -> dict[str, Path]:
     """Rebuild a subject's fMRI for the given (selected) vertices into the cache."""
     sub = config.subject(subject)
     model = _voxel_model(config, sub)
-    signal = subject_signal(config, sub, model, load_features(config, cache))
+    signal = subject_signal(config, sub, model, load_features(config, cache, shipped))
     paths = fmri_cache_paths(cache, config, subject)
     for split in splits:
         atomic_save_npy(paths[split], _assemble(config, signal[split], model, _noise(sub), split, vertices))
@@ -178,8 +194,7 @@ def build_world(out_dir: Path, cache: Path, config: WorldConfig = WorldConfig(),
         model = _voxel_model(config, sub)
         signal = subject_signal(config, sub, model, features)
         noise = _noise(sub)
-        selected, stats_ = select_voxels(simulate_runs(signal["train"], model.vertices, noise, "train"),
-                                         alpha=config.alpha)
+        selected, stats_ = _select(config, signal["train"], model, noise)
         fmri = {split: _assemble(config, signal[split], model, noise, split, selected) for split in SPLITS}
         paths = fmri_cache_paths(cache, config, sub.subject)
         for split in SPLITS:
@@ -189,6 +204,8 @@ def build_world(out_dir: Path, cache: Path, config: WorldConfig = WorldConfig(),
         info["build_seconds"] = round(time.perf_counter() - ts, 1)
         manifest["subjects"][str(sub.subject)] = info
         logger.info("subject %d: %d voxels selected in %.1f s", sub.subject, len(selected), info["build_seconds"])
+    for split in SPLITS:
+        atomic_write_npz(out_dir / f"features_{split}.npz", **{k: v.astype(np.float16) for k, v in features[split].items()})
     manifest["timings_s"]["total"] = round(time.perf_counter() - t0, 1)
     atomic_write_json(out_dir / "world.json", config.to_dict())
     atomic_write_json(out_dir / "manifest.json", manifest)

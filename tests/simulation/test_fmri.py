@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from neuroclips.data.cortex import N_CORTEX
-from neuroclips.simulation.fmri import (DELAY_SAMPLES, NoiseModel, align, bold, hrf_kernel, preprocess, run_noise,
-                                        select_voxels)
+from neuroclips.simulation.fmri import (DELAY_SAMPLES, NoiseModel, align, bold, hrf_kernel, preprocess,
+                                        reproducibility, select_voxels, vertex_noise)
 from neuroclips.simulation.world import WorldConfig
 
 
@@ -33,10 +33,13 @@ def test_preprocessing_detrends_and_zscores_per_run():
 def test_noise_is_deterministic_unit_variance_and_independent_of_the_columns_simulated():
     noise = NoiseModel(seed=3)
     cols = np.array([5, 17, 40000, N_CORTEX - 1])
-    full = run_noise(noise, 0, 1, 0, 64)
-    np.testing.assert_array_equal(run_noise(noise, 0, 1, 0, 64, cols), full[:, cols])
-    assert not np.array_equal(run_noise(noise, 0, 1, 1, 64, cols), full[:, cols])  # a new repetition
-    x = run_noise(NoiseModel(seed=3, drift=0.0), 0, 0, 0, 240)
+    wide = np.concatenate([cols, np.arange(100, 140)])
+    full = vertex_noise(noise, 0, wide, 2, 2, 64)
+    assert full.shape == (2, 2, 64, len(wide))
+    np.testing.assert_array_equal(vertex_noise(noise, 0, cols, 2, 2, 64), full[..., : len(cols)])
+    assert not np.array_equal(full[0, 0], full[0, 1])  # repetitions differ
+    assert not np.array_equal(vertex_noise(noise, 1, cols, 2, 2, 64), full[..., : len(cols)])  # splits differ
+    x = vertex_noise(NoiseModel(seed=3, drift=0.0), 0, np.arange(200), 1, 1, 240)[0, 0]
     assert 0.9 < x.std() < 1.1
     lag1 = (x[1:] * x[:-1]).mean() / x.var()
     assert 0.25 < lag1 < 0.35  # AR(1), rho = 0.3
@@ -48,8 +51,7 @@ def test_voxel_selection_keeps_reliable_vertices_only():
     signal = rng.normal(size=(n_movies, n, v))
     amp = np.zeros(v)
     amp[:100] = 0.8  # reproducible vertices: r ~ 0.4 between repetitions
-    runs = [(m, rep, preprocess((signal[m] * amp + rng.normal(size=(n, v))).astype(np.float32)))
-            for m in range(n_movies) for rep in range(2)]
-    selected, stats = select_voxels(iter(runs))
+    runs = np.stack([np.stack([signal[m] * amp + rng.normal(size=(n, v)) for _ in range(2)]) for m in range(n_movies)])
+    selected, stats = select_voxels(reproducibility(preprocess(runs.astype(np.float32))), n_tests=v)
     np.testing.assert_array_equal(selected, np.arange(100))
     assert 0.3 < stats["r_mean"][:100].mean() < 0.5 and abs(stats["r_mean"][100:].mean()) < 0.01
