@@ -23,8 +23,15 @@ def _build_demo_data(args: argparse.Namespace) -> int:
               f"train repetition r median {info['train_rep_r_percentiles_5_25_50_75_95'][2]}, "
               f"test split-half r median {info['test_split_half_r_percentiles_5_25_50_75_95'][2]}, "
               f"{info['build_seconds']} s")
-    size = sum(p.stat().st_size for p in out.parent.rglob("*") if p.is_file())
-    print(f"built in {time.perf_counter() - t0:.1f} s; {out.parent} is {size / 2**20:.1f} MiB; cache {cache}")
+    size = sum(p.stat().st_size for p in out.parent.rglob("*") if p.is_file()) / 2**20
+    print(f"built in {time.perf_counter() - t0:.1f} s; {out.parent} is {size:.1f} MiB; cache {cache}")
+    if args.report:
+        from .io import atomic_path
+        from .simulation.world import world_report
+
+        with atomic_path(args.report) as tmp:
+            tmp.write_text(world_report(manifest, size, "python -m neuroclips build-demo-data --report " + args.report))
+        print(f"report written to {args.report}")
     return 0
 
 
@@ -60,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subjects", type=int, nargs="+", help="only these subjects (default: all)")
     p.add_argument("--out", help="output folder (default: demo_data/simulated)")
     p.add_argument("--cache", help="cache for the regenerable arrays (default: $NEUROCLIPS_CACHE)")
+    p.add_argument("--report", help="also write the measured properties as Markdown to this file")
     p.set_defaults(func=_build_demo_data)
 
     p = sub.add_parser("convert-cc2017", help="convert the real cc2017 .pt files into a memory-mappable cache")

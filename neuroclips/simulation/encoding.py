@@ -231,14 +231,18 @@ def _zscore(x: np.ndarray, ref: slice) -> np.ndarray:
     return (x - mu) / np.where(sd > 1e-8, sd, 1.0)
 
 
-def neural_drive(model: VoxelModel, features: dict[str, np.ndarray], n_train: int) -> np.ndarray:
-    """(n_clips, n_voxels) drive, unit variance over the training clips.
+def neural_drive(model: VoxelModel, features: dict[str, np.ndarray], n_train: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drive (n_clips, n_voxels) with unit variance over the training clips, and each voxel's gain.
 
     ``features`` stacks training clips first, then test clips; statistics come from training clips only.
+    The gain (0-1) is the share of the voxel's potential signal that the screen can evoke: pRF families
+    count only with the fraction of the pRF that falls on the 20° screen, so a peripheral V1 vertex
+    stays silent however its drive is normalised.
     """
     ref = slice(0, n_train)
     grid = int(round(np.sqrt(features["contrast"].shape[1])))
     w = prf_weights(model, grid)
+    coverage = np.clip(w.sum(0), 0, 1)
     contrast = np.maximum(features["contrast"] @ w, 0) ** model.exponent
     motion = np.maximum(features["motion"] @ w, 0) ** model.exponent
     gm = features["global_motion"]
@@ -247,5 +251,7 @@ def neural_drive(model: VoxelModel, features: dict[str, np.ndarray], n_train: in
     global_motion = np.maximum(gm[:, :2] @ d, 0) + 0.5 * speed + 0.3 * gm[:, 4:5]
     semantic = features["semantic"] @ model.semantic_weights.T
     parts = [contrast, motion, global_motion, semantic]
-    drive = sum(np.sqrt(model.shares[:, i]) * _zscore(p, ref) for i, p in enumerate(parts))
-    return _zscore(drive, ref).astype(np.float32)
+    gains = [coverage, coverage, 1.0, 1.0]
+    drive = sum(np.sqrt(model.shares[:, i] * gains[i]) * _zscore(p, ref) for i, p in enumerate(parts))
+    gain = sum(model.shares[:, i] * gains[i] for i in range(len(parts)))
+    return _zscore(drive, ref).astype(np.float32), np.asarray(gain, np.float32)

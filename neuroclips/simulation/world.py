@@ -97,11 +97,14 @@ def load_features(config: WorldConfig, cache: Path, shipped: Path | None = None)
 
 
 def subject_signal(config: WorldConfig, sub: SubjectConfig, model: VoxelModel,
-                   features: dict[str, dict[str, np.ndarray]]) -> dict[str, list[np.ndarray]]:
-    """Aligned BOLD signal per split and movie, scaled so its variance over training samples is the SNR."""
+                   features: dict[str, dict[str, np.ndarray]]) -> tuple[dict[str, list[np.ndarray]], np.ndarray]:
+    """Aligned BOLD signal per split and movie, and each voxel's gain (see ``neural_drive``).
+
+    The signal's variance over training samples is the voxel's effective SNR, ``snr * gain``.
+    """
     n_train = config.stimuli.n_clips("train")
     stacked = {k: np.concatenate([features["train"][k], features["test"][k]]) for k in features["train"]}
-    drive = neural_drive(model, stacked, n_train)
+    drive, gain = neural_drive(model, stacked, n_train)
     kernel = hrf_kernel(sub.hrf_peak)
     per = config.stimuli.clips_per_movie
     runs = {split: [] for split in SPLITS}
@@ -110,8 +113,8 @@ def subject_signal(config: WorldConfig, sub: SubjectConfig, model: VoxelModel,
             seg = drive[offset + m * per : offset + (m + 1) * per]
             runs[split].append(align(bold(seg, kernel)))
     sd = np.concatenate(runs["train"]).std(0)
-    scale = np.sqrt(model.snr) / np.where(sd > 1e-8, sd, 1.0)
-    return {split: [r * scale for r in rs] for split, rs in runs.items()}
+    scale = np.sqrt(model.snr * gain) / np.where(sd > 1e-8, sd, 1.0)
+    return {split: [r * scale for r in rs] for split, rs in runs.items()}, gain
 
 
 def _assemble(config: WorldConfig, signal: list[np.ndarray], model: VoxelModel, noise: NoiseModel, split: str,
@@ -152,7 +155,7 @@ def regenerate_fmri(config: WorldConfig, subject: int, vertices: np.ndarray, cac
     """Rebuild a subject's fMRI for the given (selected) vertices into the cache."""
     sub = config.subject(subject)
     model = _voxel_model(config, sub)
-    signal = subject_signal(config, sub, model, load_features(config, cache, shipped))
+    signal, _ = subject_signal(config, sub, model, load_features(config, cache, shipped))
     paths = fmri_cache_paths(cache, config, subject)
     for split in splits:
         atomic_save_npy(paths[split], _assemble(config, signal[split], model, _noise(sub), split, vertices))
@@ -192,7 +195,8 @@ def build_world(out_dir: Path, cache: Path, config: WorldConfig = WorldConfig(),
             continue
         ts = time.perf_counter()
         model = _voxel_model(config, sub)
-        signal = subject_signal(config, sub, model, features)
+        signal, gain = subject_signal(config, sub, model, features)
+        model.snr = model.snr * gain  # the ground truth records the SNR the stimulus can evoke
         noise = _noise(sub)
         selected, stats_ = _select(config, signal["train"], model, noise)
         fmri = {split: _assemble(config, signal[split], model, noise, split, selected) for split in SPLITS}
@@ -248,3 +252,35 @@ def _write_subject(d: Path, model: VoxelModel, selected: np.ndarray, stats_: dic
     }
     atomic_write_json(d / "subject.json", info)
     return info
+
+
+def world_report(manifest: dict, demo_size_mib: float, command: str) -> str:
+    """Markdown table of the measured properties of a built world (docs/simulation.md)."""
+    lines = [
+        "# The simulated cc2017 world: measured properties",
+        "",
+        f"Reproduce with `{command}` (world digest `{manifest['digest']}`).",
+        "",
+        "| subject | voxels selected | vertices with signal | false positives | early visual (V1-V4) share | "
+        "single-repetition r (train), 5/25/50/75/95 % | test split-half r (5 vs 5 repetitions), 5/25/50/75/95 % | build (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s, i in manifest["subjects"].items():
+        fmt = lambda q: " / ".join(f"{v:.2f}" for v in q)
+        lines.append(
+            f"| {s} | {i['n_voxels']:,} | {i['n_candidates_with_signal']:,} | {i['false_positives']} | "
+            f"{i['early_visual_fraction']:.2f} | {fmt(i['train_rep_r_percentiles_5_25_50_75_95'])} | "
+            f"{fmt(i['test_split_half_r_percentiles_5_25_50_75_95'])} | {i['build_seconds']} |"
+        )
+    t = manifest["timings_s"]
+    lines += [
+        "",
+        f"Stimulus features: {t['stimulus_features']} s"
+        + (" (read from the cache; rendering them from scratch adds about a minute)" if t["stimulus_features"] < 1 else "")
+        + f"; whole build: {t['total']} s; "
+        f"`demo_data/` after the build: {demo_size_mib:.1f} MiB.",
+        "",
+        "Voxels per area (subject 1, top 12): "
+        + ", ".join(f"{a} {n}" for a, n in list(manifest["subjects"].get("1", {}).get("voxels_per_area", {}).items())[:12]),
+    ]
+    return "\n".join(lines) + "\n"

@@ -44,7 +44,7 @@ def test_fmri_sample_i_is_aligned_with_clip_i(small_world):
     feats = load_features(config, small_world["cache"], small_world["root"])
     stacked = {k: np.concatenate([feats["train"][k], feats["test"][k]]) for k in feats["train"]}
     n_train = config.stimuli.n_clips("train")
-    drive = neural_drive(model.subset(rows), stacked, n_train)[n_train:]
+    drive = neural_drive(model.subset(rows), stacked, n_train)[0][n_train:]
     fmri = sub.fmri("test", np.arange(sub.num_clips("test")))
     per = config.stimuli.clips_per_movie
 
