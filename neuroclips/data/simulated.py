@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from functools import cached_property
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class SimulatedSubject(SubjectData):
         self._vertices = np.load(self._dir / "vertices.npy")
         self.n_voxels = len(self._vertices)
         self.renderer = MovieRenderer(self.world.stimuli)
+        self._mm: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
 
     @property
     def vertex_indices(self) -> np.ndarray:
@@ -69,29 +72,30 @@ class SimulatedSubject(SubjectData):
         with np.load(self._dir / "reliability.npz") as f:
             return {k: f[k] for k in f.files}
 
-    @cached_property
-    def _fmri_mm(self) -> dict[str, np.ndarray]:
+    def _fmri_split(self, split: str) -> np.ndarray:
+        """Memory-mapped (clips, repetitions, voxels) fMRI of one split, regenerated on first use."""
         from ..simulation.world import fmri_cache_paths, regenerate_fmri
 
-        paths = fmri_cache_paths(self.cache, self.world, self.subject)
-        missing = tuple(s for s in SPLITS if not paths[s].exists())
-        if missing:
-            logger.info("regenerating simulated subject %d fMRI (%s) into %s", self.subject, missing, self.cache)
-            regenerate_fmri(self.world, self.subject, self._vertices, self.cache, splits=missing, shipped=self.root)
-        out = {}
-        for split in SPLITS:
-            x = np.load(paths[split], mmap_mode="r")
+        with self._lock:  # one regeneration per split, even with concurrent requests
+            if split in self._mm:
+                return self._mm[split]
+            path = fmri_cache_paths(self.cache, self.world, self.subject)[split]
+            if not path.exists():
+                logger.info("regenerating simulated subject %d %s fMRI into %s", self.subject, split, self.cache)
+                regenerate_fmri(self.world, self.subject, self.ground_truth, self.cache, splits=(split,),
+                                shipped=self.root)
+            x = np.load(path, mmap_mode="r")
             expected = (self.num_clips(split), self.repetitions(split), self.n_voxels)
             if x.shape != expected:
-                raise DataError(f"cached fMRI {paths[split]} has shape {x.shape}, expected {expected}; delete it")
-            out[split] = x
-        return out
+                raise DataError(f"cached fMRI {path} has shape {x.shape}, expected {expected}; delete it")
+            self._mm[split] = x
+            return x
 
     def num_clips(self, split: str) -> int:
         return self.world.stimuli.n_clips(self._check_split(split))
 
     def _fmri(self, split: str, indices: np.ndarray) -> np.ndarray:
-        return np.asarray(self._fmri_mm[split][indices], np.float32)
+        return np.asarray(self._fmri_split(split)[indices], np.float32)
 
     def _frames(self, split: str, index: int, fps: int) -> np.ndarray:
         return self.renderer.render_clip(split, index, fps)

@@ -231,15 +231,14 @@ def _zscore(x: np.ndarray, ref: slice) -> np.ndarray:
     return (x - mu) / np.where(sd > 1e-8, sd, 1.0)
 
 
-def neural_drive(model: VoxelModel, features: dict[str, np.ndarray], n_train: int) -> tuple[np.ndarray, np.ndarray]:
-    """Drive (n_clips, n_voxels) with unit variance over the training clips, and each voxel's gain.
+def neural_drive(model: VoxelModel, features: dict[str, np.ndarray], ref: slice) -> tuple[np.ndarray, np.ndarray]:
+    """Drive (n_clips, n_voxels) with unit variance over the reference clips ``ref``, and each voxel's gain.
 
-    ``features`` stacks training clips first, then test clips; statistics come from training clips only.
+    Normalisation statistics come from the reference rows only (training clips).
     The gain (0-1) is the share of the voxel's potential signal that the screen can evoke: pRF families
     count only with the fraction of the pRF that falls on the 20° screen, so a peripheral V1 vertex
     stays silent however its drive is normalised.
     """
-    ref = slice(0, n_train)
     grid = int(round(np.sqrt(features["contrast"].shape[1])))
     w = prf_weights(model, grid)
     coverage = np.clip(w.sum(0), 0, 1)

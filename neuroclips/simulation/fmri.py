@@ -81,17 +81,21 @@ def vertex_noise(noise: NoiseModel, split_id: int, columns: np.ndarray, n_movies
     simulated: the selected voxels are regenerated without simulating the whole cortex.
     """
     runs = n_movies * n_reps
-    eps = np.empty((len(columns), runs, n_samples + _BURN_IN), np.float32)
+    eps = np.empty((len(columns), n_samples + _BURN_IN, runs), np.float32)
     coef = np.empty((len(columns), runs, 3), np.float32)
     for j, v in enumerate(np.asarray(columns)):
         g = np.random.default_rng([noise.seed, 2, split_id, int(v)])
-        eps[j] = g.standard_normal((runs, n_samples + _BURN_IN), dtype=np.float32)
-        coef[j] = g.standard_normal((runs, 3), dtype=np.float32)
-    x = lfilter([np.sqrt(1 - noise.ar**2)], [1.0, -noise.ar], eps, axis=2)[..., _BURN_IN:]
+        g.standard_normal((n_samples + _BURN_IN, runs), dtype=np.float32, out=eps[j])
+        g.standard_normal((runs, 3), dtype=np.float32, out=coef[j])
+    x = np.ascontiguousarray(eps.transpose(1, 0, 2))  # time first: the AR loop runs on contiguous slabs
+    del eps
+    x *= np.float32(np.sqrt(1 - noise.ar**2))
+    for t in range(1, len(x)):  # AR(1) with unit stationary variance
+        x[t] += np.float32(noise.ar) * x[t - 1]
     t = np.arange(n_samples) / n_samples
-    basis = np.stack([np.cos(np.pi * (k + 1) * t * 0.7 + k) for k in range(3)])  # (3, n_samples)
-    x = x + noise.drift * (coef @ basis)
-    return np.ascontiguousarray(x.astype(np.float32).transpose(1, 2, 0)).reshape(n_movies, n_reps, n_samples, -1)
+    basis = np.stack([np.cos(np.pi * (k + 1) * t * 0.7 + k) for k in range(3)]).astype(np.float32)  # (3, n)
+    out = x[_BURN_IN:].transpose(2, 0, 1) + noise.drift * (coef @ basis).transpose(1, 2, 0)  # (runs, n, cols)
+    return np.ascontiguousarray(out, dtype=np.float32).reshape(n_movies, n_reps, n_samples, -1)
 
 
 def simulate_split(signal_runs: list[np.ndarray], signal_columns: np.ndarray, noise: NoiseModel, split: str,
@@ -108,7 +112,9 @@ def simulate_split(signal_runs: list[np.ndarray], signal_columns: np.ndarray, no
     pos[signal_columns] = np.arange(len(signal_columns))
     src = pos[columns]
     has = src >= 0
-    if has.any():
+    if has.all():
+        x += np.stack(signal_runs)[:, None][..., src]
+    elif has.any():
         sig = np.stack(signal_runs)[:, :, src[has]]  # (n_movies, n_samples, n_has)
         x[..., has] += sig[:, None]
     return preprocess(x)

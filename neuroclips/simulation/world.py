@@ -96,25 +96,35 @@ def load_features(config: WorldConfig, cache: Path, shipped: Path | None = None)
     return out
 
 
-def subject_signal(config: WorldConfig, sub: SubjectConfig, model: VoxelModel,
-                   features: dict[str, dict[str, np.ndarray]]) -> tuple[dict[str, list[np.ndarray]], np.ndarray]:
-    """Aligned BOLD signal per split and movie, and each voxel's gain (see ``neural_drive``).
+NORM_MOVIES = 4  # signal statistics come from the first training movies (so regeneration needs no others)
 
-    The signal's variance over training samples is the voxel's effective SNR, ``snr * gain``.
+
+def subject_signal(config: WorldConfig, sub: SubjectConfig, model: VoxelModel,
+                   features: dict[str, dict[str, np.ndarray]], splits: tuple[str, ...] = SPLITS,
+                   effective_snr: np.ndarray | None = None) -> tuple[dict[str, list[np.ndarray]], np.ndarray]:
+    """Aligned BOLD signal per requested split and movie, and each voxel's gain (see ``neural_drive``).
+
+    The signal is scaled so that its variance over the first ``NORM_MOVIES`` training movies is the
+    voxel's effective SNR: ``model.snr * gain`` unless ``effective_snr`` is given (as the ground truth
+    stores it). Every step is per voxel, so any subset of voxels gives the same signal.
     """
-    n_train = config.stimuli.n_clips("train")
-    stacked = {k: np.concatenate([features["train"][k], features["test"][k]]) for k in features["train"]}
-    drive, gain = neural_drive(model, stacked, n_train)
-    kernel = hrf_kernel(sub.hrf_peak)
     per = config.stimuli.clips_per_movie
-    runs = {split: [] for split in SPLITS}
-    for split, offset in (("train", 0), ("test", n_train)):
-        for m in range(config.stimuli.n_movies(split)):
-            seg = drive[offset + m * per : offset + (m + 1) * per]
-            runs[split].append(align(bold(seg, kernel)))
-    sd = np.concatenate(runs["train"]).std(0)
-    scale = np.sqrt(model.snr * gain) / np.where(sd > 1e-8, sd, 1.0)
-    return {split: [r * scale for r in rs] for split, rs in runs.items()}, gain
+    n_ref = min(NORM_MOVIES, config.stimuli.n_train_movies) * per
+    blocks, offsets, n = [], {}, 0
+    for split in SPLITS:
+        rows = config.stimuli.n_clips(split) if split in splits else (n_ref if split == "train" else 0)
+        offsets[split] = n
+        blocks.append({k: v[:rows] for k, v in features[split].items()})
+        n += rows
+    stacked = {k: np.concatenate([b[k] for b in blocks]) for k in features["train"]}
+    drive, gain = neural_drive(model, stacked, ref=slice(0, n_ref))
+    kernel = hrf_kernel(sub.hrf_peak)
+    runs = lambda split, movies: [align(bold(drive[offsets[split] + m * per : offsets[split] + (m + 1) * per], kernel))
+                                  for m in movies]
+    sd = np.concatenate(runs("train", range(n_ref // per))).std(0)
+    snr = model.snr * gain if effective_snr is None else effective_snr
+    scale = np.sqrt(snr) / np.where(sd > 1e-8, sd, 1.0)
+    return {split: [r * scale for r in runs(split, range(config.stimuli.n_movies(split)))] for split in splits}, gain
 
 
 def _assemble(config: WorldConfig, signal: list[np.ndarray], model: VoxelModel, noise: NoiseModel, split: str,
@@ -150,15 +160,21 @@ def fmri_cache_paths(cache: Path, config: WorldConfig, subject: int) -> dict[str
     return {split: d / f"{split}_fmri.npy" for split in SPLITS}
 
 
-def regenerate_fmri(config: WorldConfig, subject: int, vertices: np.ndarray, cache: Path,
+def model_from_ground_truth(gt: dict[str, np.ndarray]) -> VoxelModel:
+    """The encoding model of the selected voxels, as the build stored it (``snr`` is the effective SNR)."""
+    return VoxelModel(**{f: gt[f] for f in VoxelModel.__dataclass_fields__})
+
+
+def regenerate_fmri(config: WorldConfig, subject: int, ground_truth: dict[str, np.ndarray], cache: Path,
                     splits: tuple[str, ...] = SPLITS, shipped: Path | None = None) -> dict[str, Path]:
-    """Rebuild a subject's fMRI for the given (selected) vertices into the cache."""
+    """Rebuild a subject's fMRI from its shipped ground truth into the cache (only the requested splits)."""
     sub = config.subject(subject)
-    model = _voxel_model(config, sub)
-    signal, _ = subject_signal(config, sub, model, load_features(config, cache, shipped))
+    model = model_from_ground_truth(ground_truth)
+    signal, _ = subject_signal(config, sub, model, load_features(config, cache, shipped), splits=splits,
+                               effective_snr=model.snr)
     paths = fmri_cache_paths(cache, config, subject)
     for split in splits:
-        atomic_save_npy(paths[split], _assemble(config, signal[split], model, _noise(sub), split, vertices))
+        atomic_save_npy(paths[split], _assemble(config, signal[split], model, _noise(sub), split, model.vertices))
     return paths
 
 
@@ -196,7 +212,7 @@ def build_world(out_dir: Path, cache: Path, config: WorldConfig = WorldConfig(),
         ts = time.perf_counter()
         model = _voxel_model(config, sub)
         signal, gain = subject_signal(config, sub, model, features)
-        model.snr = model.snr * gain  # the ground truth records the SNR the stimulus can evoke
+        model.snr = (model.snr * gain).astype(np.float32)  # the ground truth records the SNR the stimulus evokes
         noise = _noise(sub)
         selected, stats_ = _select(config, signal["train"], model, noise)
         fmri = {split: _assemble(config, signal[split], model, noise, split, selected) for split in SPLITS}
@@ -221,13 +237,14 @@ def _write_subject(d: Path, model: VoxelModel, selected: np.ndarray, stats_: dic
     row[model.vertices] = np.arange(len(model))
     rows = row[selected]
     has_signal = rows >= 0
-    gt = model.subset(np.maximum(rows, 0)).to_arrays()
-    for k in ("shares", "snr", "prf", "exponent", "direction", "semantic_weights"):
-        gt[k] = np.where(has_signal.reshape((-1,) + (1,) * (gt[k].ndim - 1)), gt[k], 0).astype(np.float16)
-    gt["area"] = geo.area[selected]
-    gt["vertices"] = selected.astype(np.int32)
+    if not has_signal.all():  # a noise-only false positive: a zero-SNR voxel of its own area
+        model = _with_noise_only_rows(model, selected[~has_signal], geo)
+        row = np.full(N_CORTEX, -1, np.int64)
+        row[model.vertices] = np.arange(len(model))
+        rows = row[selected]
+    gt = model.subset(rows).to_arrays()  # float32: regeneration runs from these exact parameters
     gt["has_signal"] = has_signal
-    gt["family"] = np.where(has_signal, np.argmax(model.shares[np.maximum(rows, 0)], 1), -1).astype(np.int8)
+    gt["family"] = np.where(has_signal, np.argmax(gt["shares"], 1), -1).astype(np.int8)
     test = fmri["test"].astype(np.float32)
     half = REPETITIONS["test"] // 2
     a, b = test[:, :half].mean(1), test[:, half:].mean(1)
@@ -284,3 +301,15 @@ def world_report(manifest: dict, demo_size_mib: float, command: str) -> str:
         + ", ".join(f"{a} {n}" for a, n in list(manifest["subjects"].get("1", {}).get("voxels_per_area", {}).items())[:12]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _with_noise_only_rows(model: VoxelModel, vertices: np.ndarray, geo) -> VoxelModel:
+    n = len(vertices)
+    extra = VoxelModel(vertices=vertices.astype(np.int32), area=geo.area[vertices],
+                       shares=np.full((n, len(FAMILIES)), 1 / len(FAMILIES), np.float32), snr=np.zeros(n, np.float32),
+                       prf=np.zeros((n, 3), np.float32) + [0, 0, 1], exponent=np.ones(n, np.float32),
+                       direction=np.zeros(n, np.float32),
+                       semantic_weights=np.zeros((n, model.semantic_weights.shape[1]), np.float32))
+    order = np.argsort(np.concatenate([model.vertices, extra.vertices]), kind="stable")
+    return VoxelModel(**{f: np.concatenate([getattr(model, f), getattr(extra, f)])[order]
+                         for f in VoxelModel.__dataclass_fields__})

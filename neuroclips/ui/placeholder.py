@@ -40,6 +40,15 @@ def browse_clip(subject: int, clip: int):
     return strip, info
 
 
+def warm_up() -> None:
+    """Prepare the first subject's test fMRI in a background thread (seconds on a cold cache)."""
+    import threading
+
+    subjects = available_simulated_subjects()
+    if subjects:
+        threading.Thread(target=lambda: _subject(subjects[0]).fmri("test", 0), daemon=True).start()
+
+
 def build_demo():
     import gradio as gr
 
