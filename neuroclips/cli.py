@@ -58,6 +58,28 @@ def _data_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_flatmaps(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .data import load_subject
+    from .flatmaps.export import default_checkpoint, export_subject, print_summary
+    from .paths import REPO_ROOT
+
+    data = load_subject(args.data, args.subject, root=args.root)
+    checkpoints = {}
+    for model, given in (("perception", args.perception), ("semantics", args.semantics)):
+        default = default_checkpoint(args.subject, model) if args.data == "demo" else None
+        checkpoints[model] = Path(given) if given else (default if default is not None and default.exists() else None)
+    if not any(checkpoints.values()):
+        print("note: no reconstructor checkpoints found (train them with train-pr / train-sr, or pass --perception/"
+              "--semantics); exporting the ground-truth maps only", file=sys.stderr)
+    vertices = np.load(args.vertex_indices) if args.vertex_indices else None
+    out = Path(args.out) if args.out else REPO_ROOT / "flatmaps"
+    summary = export_subject(data, out / f"sub-{args.subject:02d}", checkpoints, vertices)
+    print_summary(summary)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m neuroclips", description=__doc__.split("\n")[0].strip("`"))
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -83,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="cc2017 dataset folder (for --data cc2017)")
     p.add_argument("--clip", type=int, default=0)
     p.set_defaults(func=_data_info)
+
+    p = sub.add_parser("export-flatmaps", help="voxel-weight flatmaps of a subject: PNG, CIFTI-2 dscalar, per-area CSV")
+    p.add_argument("--subject", type=int, required=True)
+    p.add_argument("--data", choices=["demo", "cc2017"], default="demo")
+    p.add_argument("--root", help="cc2017 dataset folder (for --data cc2017)")
+    p.add_argument("--perception", help="PR checkpoint (.safetensors, folder or .pth); default: the shipped one")
+    p.add_argument("--semantics", help="SR checkpoint; default: the shipped one")
+    p.add_argument("--vertex-indices", help=".npy of the voxels' grayordinate indices (needed for cc2017, spec §8)")
+    p.add_argument("--out", help="output folder (default: flatmaps/)")
+    p.set_defaults(func=_export_flatmaps)
     return parser
 
 
@@ -93,6 +125,6 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (DataError, IndexError, ValueError, KeyError) as err:
+    except (DataError, IndexError, ValueError, KeyError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

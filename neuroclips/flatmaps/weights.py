@@ -1,0 +1,157 @@
+"""Voxel-weight maps from reconstructor checkpoints, ground-truth maps, per-area summaries, CIFTI export.
+
+The paper's Fig. 5 (spec §8) shows the first ridge layer's weights: per voxel, |w| averaged over the
+output units, min-max normalised. PR's ridge input is the Inception Extension's pseudo-fMRI (still
+indexed by voxel); its first layer on raw voxels is the Inception Extension's ``lin0``. Key names follow
+the reference (spec §10.3), so MindEye2-layout checkpoints load too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..data.cortex import N_CORTEX
+from .surface import EARLY_AREAS, VISUAL_AREAS, flat_surface
+
+# (model, layer) -> state-dict key of the first layer that touches voxels; weights are (out, n_voxels).
+WEIGHT_KEYS = {
+    ("perception", "ridge"): "ridge1.linears.0.weight",
+    ("perception", "inception"): "fmri.lin0.0.weight",
+    ("semantics", "ridge"): "ridge.linears.0.weight",
+}
+
+
+def load_state_dict(path: str | os.PathLike) -> dict:
+    """Tensors of a checkpoint: a ``.safetensors`` file, a folder holding one, or a ``.pth``/``.pt`` file."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.safetensors"))
+        if not files:
+            raise FileNotFoundError(f"no .safetensors file in {path}")
+        out = {}
+        for f in files:
+            out.update(load_state_dict(f))
+        return out
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        return load_file(str(path))
+    import torch
+
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("model_state_dict", "state_dict", "model"):  # common wrappers (the reference saves the first)
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+            sd = sd[key]
+    return {k: v.float().numpy() for k, v in sd.items() if hasattr(v, "numpy")}
+
+
+def voxel_weights(state_dict: dict, model: str = "semantics", layer: str = "ridge",
+                  n_voxels: int | None = None) -> np.ndarray:
+    """Per-voxel mean |w| over the output units of the first voxel layer, shape (n_voxels,)."""
+    if (model, layer) not in WEIGHT_KEYS:
+        raise ValueError(f"no voxel layer {layer!r} for model {model!r}; choose one of {sorted(WEIGHT_KEYS)}")
+    key = WEIGHT_KEYS[(model, layer)]
+    matches = [k for k in state_dict if k == key or k.endswith("." + key)]  # accelerate/DDP prefixes
+    if not matches:
+        raise KeyError(f"the checkpoint has no {key!r} ({model} {layer} layer)")
+    w = np.asarray(state_dict[matches[0]], np.float64)
+    if w.ndim != 2:
+        raise ValueError(f"{key} has shape {w.shape}, expected (out_features, n_voxels)")
+    if n_voxels is not None and w.shape[1] != n_voxels:
+        raise ValueError(f"{key} has {w.shape[1]} voxel columns but the subject has {n_voxels} voxels: "
+                         "the checkpoint belongs to another subject or dataset")
+    return np.abs(w).mean(0)
+
+
+def ground_truth_maps(ground_truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-voxel signal amplitude of the simulation's feature families (what PR and SR should find).
+
+    Perception: contrast + local motion (the pixel-level content PR decodes); semantics: category
+    tuning (SR's CLIP target). Amplitude = sqrt(effective SNR x family share).
+    """
+    snr, shares = ground_truth["snr"].astype(np.float64), ground_truth["shares"].astype(np.float64)
+    return {"GT perception": np.sqrt(snr * (shares[:, 0] + shares[:, 1])),
+            "GT semantics": np.sqrt(snr * shares[:, 3])}
+
+
+def map_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson r over the voxels where both maps have a value."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    m = np.isfinite(a) & np.isfinite(b)
+    if m.sum() < 3 or a[m].std() == 0 or b[m].std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a[m], b[m])[0, 1])
+
+
+def area_summary(values: np.ndarray, areas: tuple[str, ...] = VISUAL_AREAS) -> list[dict]:
+    """Mean of a per-grayordinate map (NaN = no voxel) per area, then early (V1-V4) vs higher visual areas."""
+    from .plot import normalize_map
+
+    v = normalize_map(np.asarray(values, np.float64))
+    if v.shape != (N_CORTEX,):
+        raise ValueError(f"expected one value per cortical grayordinate ({N_CORTEX},), got {v.shape}")
+    area = flat_surface().area
+    rows = []
+    for a in areas:
+        m = (area == a) & np.isfinite(v)
+        rows.append({"area": a, "n_voxels": int(m.sum()), "mean": float(v[m].mean()) if m.any() else float("nan")})
+    for name, group in (("early (V1-V4)", EARLY_AREAS), ("higher visual", tuple(a for a in areas if a not in EARLY_AREAS))):
+        m = np.isin(area, group) & np.isfinite(v)
+        rows.append({"area": name, "n_voxels": int(m.sum()), "mean": float(v[m].mean()) if m.any() else float("nan")})
+    return rows
+
+
+def plot_area_summary(maps: dict[str, np.ndarray], title: str = "Mean normalised weight per visual area"):
+    """Grouped bars of ``area_summary`` for several maps."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, values in maps.items():
+        rows = area_summary(values)
+        fig.add_trace(go.Bar(x=[r["area"] for r in rows], y=[r["mean"] for r in rows], name=name,
+                             customdata=[r["n_voxels"] for r in rows],
+                             hovertemplate="%{x}: %{y:.3f} (%{customdata} voxels)<extra>%{fullData.name}</extra>"))
+    fig.update_layout(barmode="group", title=title, yaxis_title="mean normalised weight", height=360,
+                      margin=dict(l=50, r=10, t=50, b=80), legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def save_dscalar(maps: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+    """Write per-grayordinate maps as one CIFTI-2 dense scalar file (fs_LR 32k, cortex left + right).
+
+    Opens in Connectome Workbench on the HCP S1200 (or Q1-Q6 R440) 32k flat surfaces. NaN marks
+    vertices without a voxel.
+    """
+    import nibabel as nib
+    from nibabel.cifti2 import cifti2_axes
+
+    from ..data.cortex import grayordinates
+    from ..io import atomic_path
+
+    data = np.stack([np.asarray(v, np.float32) for v in maps.values()])
+    if data.shape[1] != N_CORTEX:
+        raise ValueError(f"each map needs {N_CORTEX} values, got {data.shape[1]}")
+    geo = grayordinates()
+    left, right = geo.vertex[geo.hemisphere == 0], geo.vertex[geo.hemisphere == 1]
+    brain = (cifti2_axes.BrainModelAxis.from_surface(left, 32492, "CortexLeft")
+             + cifti2_axes.BrainModelAxis.from_surface(right, 32492, "CortexRight"))
+    scalars = cifti2_axes.ScalarAxis(list(maps))
+    img = nib.Cifti2Image(data, header=(scalars, brain))
+    img.nifti_header.set_intent("NIFTI_INTENT_CONNECTIVITY_DENSE_SCALARS")
+    with atomic_path(path) as tmp:
+        nib.save(img, str(tmp.with_suffix(".dscalar.nii")))
+        os.replace(tmp.with_suffix(".dscalar.nii"), tmp)
+
+
+def load_dscalar(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read maps written by :func:`save_dscalar` back into per-grayordinate arrays."""
+    import nibabel as nib
+
+    img = nib.load(str(path))
+    names = list(img.header.get_axis(0).name)
+    return dict(zip(names, np.asarray(img.get_fdata(), np.float64)))

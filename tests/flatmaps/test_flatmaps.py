@@ -1,0 +1,131 @@
+"""Flatmaps: colouring, normalisation, checkpoint weights, CIFTI round trip, errors, size."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import save_file
+
+from neuroclips.data import DataError, load_subject
+from neuroclips.data.cortex import N_CORTEX, grayordinates
+from neuroclips.flatmaps import (FlatmapStyle, area_summary, flat_surface, load_dscalar, load_state_dict,
+                                 map_correlation, normalize_map, plot_flatmap, save_dscalar, to_cortex, voxel_weights)
+from neuroclips.flatmaps.plot import encode_intensity
+
+
+def face_intensities(fig, in_area):
+    """(intensity, number of the face's vertices inside the area) for every triangle of both hemispheres."""
+    surf = flat_surface()
+    meshes = [t for t in fig.data if t.type == "mesh3d"]
+    assert len(meshes) == 2 and all(t.intensitymode == "cell" for t in meshes)
+    inten = np.concatenate([np.asarray(t.intensity, np.float64) for t in meshes])
+    inside = np.concatenate([in_area[h.grayordinates][h.faces].sum(1) for h in surf.hemispheres])
+    return inten, inside
+
+
+def test_a_v1_map_colours_only_v1():
+    geo = grayordinates()
+    v1 = geo.area == "V1"
+    inten, inside = face_intensities(plot_flatmap(np.where(v1, 1.0, np.nan)), v1)  # a map defined only on V1
+    assert (inten[inside >= 2] >= 0.5 * 255).all()  # the colour band
+    assert (inten[inside <= 1] <= 0.45 * 255 + 1).all()  # everything else: grey sulcal depth
+    # 1 on V1 and 0 elsewhere: V1 at the top of the colour range, every other triangle at its bottom.
+    inten, inside = face_intensities(plot_flatmap(np.where(v1, 1.0, 0.0)), v1)
+    assert (inten[inside == 3] == 255).all() and (inten[inside == 0] == round(0.5 * 255)).all()
+
+
+def test_normalisation_and_colour_range():
+    np.testing.assert_allclose(normalize_map(np.array([2.0, 4.0, np.nan, 3.0])), [0, 1, np.nan, 0.5])
+    sulc = np.zeros(4)
+    style = FlatmapStyle()  # the paper's 0.25-0.75 colour range on min-max normalised weights
+    out = encode_intensity(np.array([0.0, 0.25, 0.5, 1.0]), sulc, style)
+    np.testing.assert_allclose(out, [0.5, 0.5, 0.75, 1.0])
+    wide = encode_intensity(np.array([0.0, 0.25, 0.5, 1.0]), sulc, FlatmapStyle(vmin=0.0, vmax=1.0))
+    np.testing.assert_allclose(wide, [0.5, 0.625, 0.75, 1.0])
+    raw = encode_intensity(np.array([10.0, 20.0]), sulc[:2], FlatmapStyle(normalize=False, vmin=10, vmax=20))
+    np.testing.assert_allclose(raw, [0.5, 1.0])
+
+
+def test_hover_names_the_area_and_the_value():
+    geo = grayordinates()
+    values = np.where(geo.area == "MT", 0.5, np.nan)
+    values[np.flatnonzero(geo.area == "MT")[0]] = 1.0
+    fig = plot_flatmap(values)
+    texts = np.concatenate([np.asarray(t.text, object) for t in fig.data if t.type == "mesh3d"])
+    order = np.concatenate([h.grayordinates for h in flat_surface().hemispheres])
+    by_vertex = dict(zip(order, texts))
+    mt = np.flatnonzero(geo.area == "MT")
+    assert by_vertex[mt[0]] == "MT<br>1.00" and by_vertex[mt[1]] == "MT<br>0.00"
+    assert "normalised weight" in fig.data[0].hovertemplate
+    assert by_vertex[np.flatnonzero(geo.area == "V1")[0]] == "V1"
+
+
+def test_two_maps_share_geometry_and_stay_small():
+    geo = grayordinates()
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(N_CORTEX, 8000, replace=False))
+    maps = {"perception (ridge)": to_cortex(rng.random(8000), idx), "semantics (ridge)": to_cortex(rng.random(8000), idx)}
+    fig = plot_flatmap(maps, title="test")
+    assert len([t for t in fig.data if t.type == "mesh3d"]) == 2  # one mesh per hemisphere for both maps
+    assert [b.label for b in fig.layout.updatemenus[0].buttons] == list(maps)
+    assert len(fig.to_json()) <= 3_000_000
+
+
+def test_voxel_weights_from_checkpoints(tmp_path):
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(16, 30)).astype(np.float32)
+    lin0 = rng.normal(size=(4, 30)).astype(np.float32)
+    save_file({"ridge1.linears.0.weight": w, "fmri.lin0.0.weight": lin0}, tmp_path / "model.safetensors")
+    sd = load_state_dict(tmp_path)
+    np.testing.assert_allclose(voxel_weights(sd, "perception", "ridge", 30), np.abs(w).mean(0), rtol=1e-6)
+    np.testing.assert_allclose(voxel_weights(sd, "perception", "inception"), np.abs(lin0).mean(0), rtol=1e-6)
+    torch.save({"model_state_dict": {"module.ridge.linears.0.weight": torch.from_numpy(w)}}, tmp_path / "sr.pth")
+    sr = voxel_weights(load_state_dict(tmp_path / "sr.pth"), "semantics", "ridge", 30)
+    np.testing.assert_allclose(sr, np.abs(w).mean(0), rtol=1e-6)
+    with pytest.raises(ValueError, match="30 voxel columns but the subject has 31 voxels"):
+        voxel_weights(sd, "perception", "ridge", 31)
+    with pytest.raises(KeyError, match="ridge.linears.0.weight"):
+        voxel_weights(sd, "semantics", "ridge")
+    with pytest.raises(ValueError, match="one value per voxel"):
+        to_cortex(np.ones(5), np.arange(4))
+    with pytest.raises(ValueError, match="59412"):
+        plot_flatmap(np.ones(100))
+
+
+def test_unknown_subject_is_a_clear_error():
+    with pytest.raises(DataError, match="unknown simulated subject 5"):
+        load_subject("simulated", 5)
+
+
+def test_dscalar_round_trip(tmp_path):
+    import nibabel as nib
+
+    rng = np.random.default_rng(2)
+    maps = {"a": rng.random(N_CORTEX), "b": np.where(rng.random(N_CORTEX) > 0.5, rng.random(N_CORTEX), np.nan)}
+    save_dscalar(maps, tmp_path / "maps.dscalar.nii")
+    img = nib.load(str(tmp_path / "maps.dscalar.nii"))
+    assert img.nifti_header.get_intent()[0] == "ConnDenseScalar"  # NIFTI_INTENT_CONNECTIVITY_DENSE_SCALARS
+    bm = img.header.get_axis(1)
+    assert [s for s, _, _ in bm.iter_structures()] == ["CIFTI_STRUCTURE_CORTEX_LEFT", "CIFTI_STRUCTURE_CORTEX_RIGHT"]
+    back = load_dscalar(tmp_path / "maps.dscalar.nii")
+    assert list(back) == ["a", "b"]
+    np.testing.assert_allclose(back["a"], maps["a"].astype(np.float32))
+    np.testing.assert_array_equal(np.isnan(back["b"]), np.isnan(maps["b"]))
+
+
+def test_area_summary_and_correlation():
+    geo = grayordinates()
+    values = np.where(np.isin(geo.area, ["V1", "V2"]), 1.0, np.where(geo.area == "FFC", 0.0, np.nan))
+    rows = {r["area"]: r for r in area_summary(values)}
+    assert rows["V1"]["mean"] == 1.0 and rows["FFC"]["mean"] == 0.0 and rows["MT"]["n_voxels"] == 0
+    assert rows["early (V1-V4)"]["mean"] == 1.0 and rows["higher visual"]["mean"] == 0.0
+    a = np.array([1.0, 2, 3, np.nan])
+    assert map_correlation(a, 2 * a) == pytest.approx(1.0) and map_correlation(a, -a) == pytest.approx(-1.0)
+
+
+def test_ground_truth_maps_put_perception_early_and_semantics_higher(shipped_subject):
+    from neuroclips.flatmaps.export import subject_maps
+
+    maps = subject_maps(shipped_subject, {})
+    pr = {r["area"]: r["mean"] for r in area_summary(maps["GT perception"])}
+    sr = {r["area"]: r["mean"] for r in area_summary(maps["GT semantics"])}
+    assert pr["early (V1-V4)"] > pr["higher visual"] and sr["higher visual"] > sr["early (V1-V4)"]
