@@ -57,6 +57,8 @@ def export_subject(data: SubjectData, out_dir: Path, checkpoints: dict[str, Path
     for name, v in maps.items():
         stem = name.lower().replace(" ", "_").replace("(", "").replace(")", "")
         save_png(v, out_dir / f"{stem}.png", title=f"{data.source} subject {data.subject}: {name}")
+    if len(maps) > 1:
+        save_png(maps, out_dir / "comparison.png", title=f"{data.source} subject {data.subject}")
     save_dscalar(maps, out_dir / "maps.dscalar.nii")
     rows = {name: area_summary(v) for name, v in maps.items()}
     with atomic_path(out_dir / "area_summary.csv") as tmp, open(tmp, "w", newline="") as f:

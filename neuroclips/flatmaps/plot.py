@@ -164,45 +164,56 @@ def plot_flatmap(maps: dict[str, np.ndarray] | np.ndarray, title: str = "", styl
     return fig
 
 
-def save_png(values: np.ndarray, path, title: str = "", style: FlatmapStyle = FlatmapStyle(),
+def save_png(maps: dict[str, np.ndarray] | np.ndarray, path, title: str = "", style: FlatmapStyle = FlatmapStyle(),
              value_label: str = "normalised weight", dpi: int = 150) -> None:
-    """A static PNG of one map (matplotlib), with the same conventions as the interactive figure."""
+    """A static PNG (matplotlib) of one map, or of several maps side by side (one row each), with the
+    conventions of the interactive figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection
 
     from ..io import atomic_path
 
-    v = _check_cortex(values)
+    if not isinstance(maps, dict):
+        maps = {title: maps}
+    fig, axes = plt.subplots(len(maps), 1, figsize=(12, 5.0 * len(maps)), squeeze=False)
+    for ax, (name, values) in zip(axes[:, 0], maps.items()):
+        im = _draw(ax, _check_cortex(values), style)
+        fig.colorbar(im, ax=ax, fraction=0.025, label=value_label)
+        ax.set_title(name if len(maps) > 1 else title)
+    if len(maps) > 1 and title:
+        fig.suptitle(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def _draw(ax, values: np.ndarray, style: FlatmapStyle):
+    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import Normalize
+
     surf = flat_surface(VISUAL_AREAS)
-    shown = normalize_map(v) if style.normalize else v
+    shown = normalize_map(values) if style.normalize else values
     s = (surf.sulc - surf.sulc.min()) / max(np.ptp(surf.sulc), 1e-9)
-    fig, ax = plt.subplots(figsize=(12, 5.5))
     cmap = plt.get_cmap(style.colorscale.lower())
     for h in surf.hemispheres:
         g = h.grayordinates
         ax.tripcolor(h.xy[:, 0], h.xy[:, 1], h.faces.astype(np.int32), 0.92 - 0.5 * s[g], cmap="gray",
                      vmin=0, vmax=1, shading="gouraud")
-        fv = shown[g][h.faces]  # per-face values: the mean of its vertices that carry one
-        keep = np.isfinite(fv).sum(1) >= 2
+        fv, _ = face_values(shown, h)
+        keep = np.isfinite(fv)
         if keep.any():
-            im = ax.tripcolor(h.xy[:, 0], h.xy[:, 1], h.faces[keep].astype(np.int32),
-                              facecolors=np.nanmean(fv[keep], 1), cmap=cmap, vmin=style.vmin, vmax=style.vmax)
-            if h.name == "right":
-                fig.colorbar(im, ax=ax, fraction=0.025, label=value_label)
+            ax.tripcolor(h.xy[:, 0], h.xy[:, 1], h.faces[keep].astype(np.int32), facecolors=fv[keep], cmap=cmap,
+                         vmin=style.vmin, vmax=style.vmax)
     if style.outlines and len(surf.outlines):
-        pts = surf.outlines
-        breaks = np.flatnonzero(np.isnan(pts[:, 0]))
-        segs = [pts[b - 2 : b] for b in breaks]
-        ax.add_collection(LineCollection(segs, colors="white", linewidths=0.6))
+        breaks = np.flatnonzero(np.isnan(surf.outlines[:, 0]))
+        ax.add_collection(LineCollection([surf.outlines[b - 2 : b] for b in breaks], colors="white", linewidths=0.6))
     if style.labels:
         for a, x, y in surf.labels:
             ax.text(x, y, a, fontsize=6, color="cyan", ha="center", va="center")
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
-    plt.close(fig)
+    return ScalarMappable(Normalize(style.vmin, style.vmax), cmap)

@@ -69,14 +69,14 @@ def voxel_weights(state_dict: dict, model: str = "semantics", layer: str = "ridg
 
 
 def ground_truth_maps(ground_truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-voxel signal amplitude of the simulation's feature families (what PR and SR should find).
+    """Per voxel, the share of a single-repetition sample's variance that a family of features explains.
 
-    Perception: contrast + local motion (the pixel-level content PR decodes); semantics: category
-    tuning (SR's CLIP target). Amplitude = sqrt(effective SNR x family share).
+    Perception: contrast + local motion (the pixel-level content PR decodes); semantics: category tuning
+    (SR's CLIP target). Explained share = family share x SNR / (1 + SNR), bounded in [0, 1].
     """
     snr, shares = ground_truth["snr"].astype(np.float64), ground_truth["shares"].astype(np.float64)
-    return {"GT perception": np.sqrt(snr * (shares[:, 0] + shares[:, 1])),
-            "GT semantics": np.sqrt(snr * shares[:, 3])}
+    signal = snr / (1.0 + snr)
+    return {"GT perception": signal * (shares[:, 0] + shares[:, 1]), "GT semantics": signal * shares[:, 3]}
 
 
 def map_correlation(a: np.ndarray, b: np.ndarray) -> float:

@@ -129,3 +129,34 @@ def test_ground_truth_maps_put_perception_early_and_semantics_higher(shipped_sub
     pr = {r["area"]: r["mean"] for r in area_summary(maps["GT perception"])}
     sr = {r["area"]: r["mean"] for r in area_summary(maps["GT semantics"])}
     assert pr["early (V1-V4)"] > pr["higher visual"] and sr["higher visual"] > sr["early (V1-V4)"]
+
+
+def test_export_cli_with_checkpoints_on_a_simulated_subject(shipped_subject, tmp_path):
+    """Learned maps from checkpoints (reference key layout) beside the ground truth, with correlations."""
+    import json
+
+    from neuroclips.cli import main
+    from neuroclips.flatmaps import ground_truth_maps
+
+    gt = ground_truth_maps(shipped_subject.ground_truth)
+    rng = np.random.default_rng(3)
+    v = shipped_subject.n_voxels
+    # Columns scaled by the ground truth: mean |w| per voxel then follows it.
+    pr = (rng.normal(size=(32, v)) * (0.2 + gt["GT perception"])).astype(np.float32)
+    sr = (rng.normal(size=(32, v)) * (0.2 + gt["GT semantics"])).astype(np.float32)
+    save_file({"ridge1.linears.0.weight": pr, "fmri.lin0.0.weight": pr[:8]}, tmp_path / "pr.safetensors")
+    save_file({"ridge.linears.0.weight": sr}, tmp_path / "sr.safetensors")
+    assert main(["export-flatmaps", "--subject", "1", "--perception", str(tmp_path / "pr.safetensors"),
+                 "--semantics", str(tmp_path / "sr.safetensors"), "--out", str(tmp_path / "out")]) == 0
+    d = tmp_path / "out" / "sub-01"
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["maps"] == ["perception (ridge)", "perception (inception)", "semantics (ridge)",
+                               "GT perception", "GT semantics"]
+    assert summary["correlations"]["perception (ridge) ~ GT perception"] > 0.3
+    assert summary["correlations"]["semantics (ridge) ~ GT semantics"] > 0.3
+    assert summary["interactive_figure"]["json_megabytes"] <= 3.0
+    assert set(load_dscalar(d / "maps.dscalar.nii")) == set(summary["maps"])
+    assert (d / "comparison.png").stat().st_size > 10_000 and (d / "area_summary.csv").exists()
+    # A checkpoint of another subject (wrong width) is refused with a clear message.
+    assert main(["export-flatmaps", "--subject", "2", "--perception", str(tmp_path / "pr.safetensors"),
+                 "--out", str(tmp_path / "out")]) == 2
