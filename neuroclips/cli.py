@@ -80,6 +80,49 @@ def _export_flatmaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_zoo(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from .data.simulated import SimulatedSubject
+    from .paths import cache_dir
+    from .training.zoo_vae import VAETrainingConfig, train_vae, training_frames
+    from .zoo import zoo_dir
+
+    if args.component != "vae":
+        raise ValueError(f"training of {args.component!r} is not implemented yet; available: vae")
+    world = SimulatedSubject(1).world  # the shipped simulated world's stimuli
+    cfg = VAETrainingConfig() if args.steps is None else replace(VAETrainingConfig(), steps=args.steps)
+    out = Path(args.out) if args.out else zoo_dir("mini") / "vae"
+    info = train_vae(out, cache_dir() / "training" / "zoo" / "vae", training_frames(world.stimuli), cfg,
+                     resume=args.resume)
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _evaluate_zoo(args: argparse.Namespace) -> int:
+    from .data.simulated import SimulatedSubject
+    from .zoo import load_vae, zoo_dir
+    from .zoo.gates import vae_gate
+
+    if args.component != "vae":
+        raise ValueError(f"gates of {args.component!r} are not implemented yet; available: vae")
+    world = SimulatedSubject(1).world
+    t0 = time.perf_counter()
+    result = {"vae": vae_gate(load_vae("mini"), world, n_clips=args.clips)}
+    result["vae"]["eval_seconds"] = round(time.perf_counter() - t0, 1)
+    training = zoo_dir("mini") / "vae" / "training.json"
+    if training.exists():
+        result["vae"]["training"] = json.loads(training.read_text())
+    print(json.dumps(result, indent=2))
+    if args.report:
+        from .io import atomic_path
+        from .zoo.report import zoo_report
+
+        with atomic_path(args.report) as tmp:
+            tmp.write_text(zoo_report(result, f"python -m neuroclips evaluate-zoo --component vae --report {args.report}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m neuroclips", description=__doc__.split("\n")[0].strip("`"))
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -105,6 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="cc2017 dataset folder (for --data cc2017)")
     p.add_argument("--clip", type=int, default=0)
     p.set_defaults(func=_data_info)
+
+    p = sub.add_parser("train-zoo", help="train a component of the mini model zoo on the simulated world")
+    p.add_argument("--component", choices=["vae", "clip", "keyframe", "captioner", "t2v"], required=True)
+    p.add_argument("--steps", type=int, help="training steps (default: the component's config)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the cache")
+    p.add_argument("--out", help="output folder (default: demo_data/zoo/mini/<component>)")
+    p.set_defaults(func=_train_zoo)
+
+    p = sub.add_parser("evaluate-zoo", help="measure the mini zoo's quality gates on held-out simulated test clips")
+    p.add_argument("--component", choices=["vae", "clip", "keyframe", "captioner", "t2v"], required=True)
+    p.add_argument("--clips", type=int, default=300, help="held-out test clips (spread over the test movies)")
+    p.add_argument("--report", help="also write the table as Markdown to this file (e.g. docs/zoo.md)")
+    p.set_defaults(func=_evaluate_zoo)
 
     p = sub.add_parser("export-flatmaps", help="voxel-weight flatmaps of a subject: PNG, CIFTI-2 dscalar, per-area CSV")
     p.add_argument("--subject", type=int, required=True)
