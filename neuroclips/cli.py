@@ -88,9 +88,17 @@ def _train_zoo(args: argparse.Namespace) -> int:
     from .training.zoo_vae import VAETrainingConfig, train_vae, training_frames
     from .zoo import zoo_dir
 
-    if args.component != "vae":
-        raise ValueError(f"training of {args.component!r} is not implemented yet; available: vae")
     world = SimulatedSubject(1).world  # the shipped simulated world's stimuli
+    if args.component == "tokenizer":
+        from .zoo.mini.tokenizer import tokenizer_corpus, train_clip_tokenizer
+
+        out = Path(args.out) if args.out else zoo_dir("mini") / "tokenizer"
+        tok = train_clip_tokenizer(tokenizer_corpus(world.stimuli))
+        tok.save_pretrained(out)
+        print(f"tokenizer with {len(tok)} tokens written to {out}")
+        return 0
+    if args.component != "vae":
+        raise ValueError(f"training of {args.component!r} is not implemented yet; available: tokenizer, vae")
     cfg = VAETrainingConfig() if args.steps is None else replace(VAETrainingConfig(), steps=args.steps)
     out = Path(args.out) if args.out else zoo_dir("mini") / "vae"
     info = train_vae(out, cache_dir() / "training" / "zoo" / "vae", training_frames(world.stimuli), cfg,
@@ -150,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_data_info)
 
     p = sub.add_parser("train-zoo", help="train a component of the mini model zoo on the simulated world")
-    p.add_argument("--component", choices=["vae", "clip", "keyframe", "captioner", "t2v"], required=True)
+    p.add_argument("--component", choices=["tokenizer", "vae", "clip", "keyframe", "captioner", "t2v"], required=True)
     p.add_argument("--steps", type=int, help="training steps (default: the component's config)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the cache")
     p.add_argument("--out", help="output folder (default: demo_data/zoo/mini/<component>)")

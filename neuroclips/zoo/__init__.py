@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..paths import demo_data_dir
 
-COMPONENTS = ("vae", "clip", "keyframe", "captioner", "t2v")
+COMPONENTS = ("tokenizer", "vae", "clip", "keyframe", "captioner", "t2v")
 
 
 def zoo_dir(name: str = "mini", root: str | os.PathLike | None = None) -> Path:
@@ -28,3 +28,13 @@ def load_vae(zoo: str = "mini", root: str | os.PathLike | None = None, dtype=Non
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"no VAE weights at {path}; train them with `python -m neuroclips train-zoo --component vae`")
     return AutoencoderKL.from_pretrained(path, torch_dtype=dtype or torch.float32).eval()
+
+
+def load_tokenizer(zoo: str = "mini", root: str | os.PathLike | None = None):
+    """The zoo's CLIP tokenizer (text tower and text-to-video prompts), loaded offline."""
+    from transformers import CLIPTokenizer
+
+    path = zoo_dir(zoo, root) / "tokenizer"
+    if not (path / "tokenizer_config.json").exists():
+        raise FileNotFoundError(f"no tokenizer at {path}; build it with `python -m neuroclips train-zoo --component tokenizer`")
+    return CLIPTokenizer.from_pretrained(path)

@@ -1,0 +1,1 @@
+"""The NeuroClips reconstruction pipeline (a later milestone); for now the prompts of γ guidance."""
