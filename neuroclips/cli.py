@@ -81,53 +81,53 @@ def _export_flatmaps(args: argparse.Namespace) -> int:
 
 
 def _train_zoo(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from .data.simulated import SimulatedSubject
     from .paths import cache_dir
-    from .training.zoo_vae import VAETrainingConfig, train_vae, training_frames
+    from .training import zoo_components
     from .zoo import zoo_dir
 
     world = SimulatedSubject(1).world  # the shipped simulated world's stimuli
-    if args.component == "tokenizer":
-        from .zoo.mini.tokenizer import tokenizer_corpus, train_clip_tokenizer
-
-        out = Path(args.out) if args.out else zoo_dir("mini") / "tokenizer"
-        tok = train_clip_tokenizer(tokenizer_corpus(world.stimuli))
-        tok.save_pretrained(out)
-        print(f"tokenizer with {len(tok)} tokens written to {out}")
-        return 0
-    if args.component != "vae":
-        raise ValueError(f"training of {args.component!r} is not implemented yet; available: tokenizer, vae")
-    cfg = VAETrainingConfig() if args.steps is None else replace(VAETrainingConfig(), steps=args.steps)
-    out = Path(args.out) if args.out else zoo_dir("mini") / "vae"
-    info = train_vae(out, cache_dir() / "training" / "zoo" / "vae", training_frames(world.stimuli), cfg,
-                     resume=args.resume)
+    out = Path(args.out) if args.out else zoo_dir("mini") / args.component
+    work = cache_dir() / "training" / "zoo" / args.component
+    info = zoo_components.train(args.component, world.stimuli, out, work, steps=args.steps, resume=args.resume)
     print(json.dumps(info, indent=2))
     return 0
 
 
 def _evaluate_zoo(args: argparse.Namespace) -> int:
     from .data.simulated import SimulatedSubject
-    from .zoo import load_vae, zoo_dir
-    from .zoo.gates import vae_gate
+    from .io import atomic_path, atomic_write_json
+    from .zoo import zoo_dir
+    from .zoo.gates import evaluate_component
+    from .zoo.report import zoo_report
 
-    if args.component != "vae":
-        raise ValueError(f"gates of {args.component!r} are not implemented yet; available: vae")
     world = SimulatedSubject(1).world
-    t0 = time.perf_counter()
-    result = {"vae": vae_gate(load_vae("mini"), world, n_clips=args.clips)}
-    result["vae"]["eval_seconds"] = round(time.perf_counter() - t0, 1)
-    training = zoo_dir("mini") / "vae" / "training.json"
-    if training.exists():
-        result["vae"]["training"] = json.loads(training.read_text())
-    print(json.dumps(result, indent=2))
+    components = ["vae", "clip", "keyframe", "captioner", "t2v"] if args.component == "all" else [args.component]
+    results = json.loads(Path(args.results).read_text()) if args.results and Path(args.results).exists() else {}
+    for name in components:
+        t0 = time.perf_counter()
+        result = evaluate_component(name, world, n_clips=args.clips)
+        result["eval_seconds"] = round(time.perf_counter() - t0, 1)
+        training = zoo_dir("mini") / name / "training.json"
+        if training.exists():
+            result["training"] = json.loads(training.read_text())
+        results[name] = result
+        print(json.dumps({name: {k: v for k, v in result.items() if k != "training"}}, indent=2))
+    if args.results:
+        atomic_write_json(args.results, results)
     if args.report:
-        from .io import atomic_path
-        from .zoo.report import zoo_report
-
+        command = "python -m neuroclips evaluate-zoo --component all"
+        command += (f" --results {args.results}" if args.results else "") + f" --report {args.report}"
         with atomic_path(args.report) as tmp:
-            tmp.write_text(zoo_report(result, f"python -m neuroclips evaluate-zoo --component vae --report {args.report}"))
+            tmp.write_text(zoo_report(results, command))
+    return 0
+
+
+def _bench_zoo(args: argparse.Namespace) -> int:
+    from .data.simulated import SimulatedSubject
+    from .zoo.bench import bench_zoo
+
+    print(json.dumps(bench_zoo(SimulatedSubject(1).world, args.zoo, args.repeats, args.steps, args.threads), indent=2))
     return 0
 
 
@@ -165,10 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train_zoo)
 
     p = sub.add_parser("evaluate-zoo", help="measure the mini zoo's quality gates on held-out simulated test clips")
-    p.add_argument("--component", choices=["vae", "clip", "keyframe", "captioner", "t2v"], required=True)
-    p.add_argument("--clips", type=int, default=300, help="held-out test clips (spread over the test movies)")
-    p.add_argument("--report", help="also write the table as Markdown to this file (e.g. docs/zoo.md)")
+    p.add_argument("--component", choices=["vae", "clip", "keyframe", "captioner", "t2v", "all"], required=True)
+    p.add_argument("--clips", type=int, help="held-out test clips, spread over the test movies "
+                   "(default: 300; 24 for t2v)")
+    p.add_argument("--results", help="JSON file of measured gates to update (e.g. docs/zoo-gates.json)")
+    p.add_argument("--report", help="also write all results of --results as a Markdown table (e.g. docs/zoo.md)")
     p.set_defaults(func=_evaluate_zoo)
+
+    p = sub.add_parser("bench-zoo", help="latency of keyframe + caption + 16-frame video on one test clip")
+    p.add_argument("--zoo", choices=["mini"], default="mini")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=25, help="DDIM steps of the keyframe and the video")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.set_defaults(func=_bench_zoo)
 
     p = sub.add_parser("export-flatmaps", help="voxel-weight flatmaps of a subject: PNG, CIFTI-2 dscalar, per-area CSV")
     p.add_argument("--subject", type=int, required=True)

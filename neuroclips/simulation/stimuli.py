@@ -323,6 +323,14 @@ def caption_of(shot: Shot, t: float) -> str:
     return f"{caption}, {camera}" if camera else caption
 
 
+def caption_category(caption: str) -> str | None:
+    """The scene category a caption names (by its source phrase), or None if it names none."""
+    for category in SCENE_CATEGORIES:
+        if any(MEDIA[s].phrase in caption for s in category.sources):
+            return category.name
+    return None
+
+
 @lru_cache(maxsize=32)
 def _sprite(category: str, height: int, color: tuple[int, int, int]) -> np.ndarray:
     from .categories import CATEGORIES

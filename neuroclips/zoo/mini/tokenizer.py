@@ -42,3 +42,20 @@ def train_clip_tokenizer(corpus: list[str], vocab_size: int = 512, model_max_len
     model = json.loads(bpe.to_str())["model"]
     return CLIPTokenizer(vocab=model["vocab"], merges=[tuple(m) for m in model["merges"]],
                          model_max_length=model_max_length)
+
+
+def train_caption_tokenizer(corpus: list[str], vocab_size: int = 384):
+    """The captioner's tokenizer: a byte-level BPE learned on ``corpus``, in OPT's conventions (``</s>`` as
+    both BOS and EOS, ``<pad>``), as BLIP-2 OPT uses GPT-2's BPE. Returns a ``GPT2TokenizerFast``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2TokenizerFast
+
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.normalizer = None
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(corpus, trainer)
+    return GPT2TokenizerFast(tokenizer_object=bpe, bos_token="</s>", eos_token="</s>", unk_token="<unk>",
+                             pad_token="<pad>")

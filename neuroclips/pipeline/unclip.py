@@ -1,0 +1,83 @@
+"""Keyframe generation from CLIP image tokens: the unCLIP stage of the Semantics Reconstructor (spec §3.4).
+
+MindEye2's unclip6 is a latent diffusion UNet that cross-attends to OpenCLIP-bigG's 256x1664 image tokens,
+with all-zero tokens as the unconditional input of classifier-free guidance (sgm zeroes dropped
+embeddings). This pipeline runs any such UNet with a diffusers scheduler; the mini zoo's UNet attends to
+the mini CLIP's 8x8 grid of tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+
+
+@dataclass
+class KeyframeOutput(BaseOutput):
+    """``images``: uint8 (B, H, W, 3); ``latents``: the final (unscaled) VAE latents."""
+
+    images: np.ndarray
+    latents: torch.Tensor
+
+
+class UnCLIPKeyframePipeline(DiffusionPipeline):
+    """Image tokens -> keyframe. Components: ``unet`` (``UNet2DConditionModel``), ``scheduler``, ``vae``."""
+
+    model_cpu_offload_seq = "unet->vae"
+
+    def __init__(self, unet, scheduler, vae):
+        super().__init__()
+        self.register_modules(unet=unet, scheduler=scheduler, vae=vae)
+
+    def check_inputs(self, image_tokens: torch.Tensor, guidance_scale: float, num_inference_steps: int) -> None:
+        dim = self.unet.config.cross_attention_dim
+        if image_tokens.ndim != 3 or image_tokens.shape[-1] != dim:
+            raise ValueError(f"image_tokens must be (batch, n_tokens, {dim}), got {tuple(image_tokens.shape)}")
+        if guidance_scale < 1.0:
+            raise ValueError(f"guidance_scale must be >= 1 (1 disables guidance), got {guidance_scale}")
+        if num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+
+    def prepare_latents(self, batch: int, generator, dtype, device) -> torch.Tensor:
+        size = self.unet.config.sample_size
+        shape = (batch, self.unet.config.in_channels, size, size)
+        latents = torch.randn(shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
+        return latents * self.scheduler.init_noise_sigma
+
+    def decode_latents(self, latents: torch.Tensor) -> np.ndarray:
+        image = self.vae.decode(latents / self.vae.config.scaling_factor).sample
+        return ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+    @torch.no_grad()
+    def __call__(self, image_tokens: torch.Tensor, num_inference_steps: int = 25, guidance_scale: float = 5.0,
+                 generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
+                 output_type: str = "np") -> KeyframeOutput:
+        """Generate one keyframe per row of ``image_tokens`` (B, n_tokens, width)."""
+        device, dtype = self._execution_device, self.unet.dtype
+        # 1. Check inputs
+        self.check_inputs(image_tokens, guidance_scale, num_inference_steps)
+        cond = image_tokens.to(device=device, dtype=dtype)
+        do_cfg = guidance_scale > 1.0
+        # 2. Conditioning: zero tokens are the unconditional input (MindEye2/sgm)
+        context = torch.cat([torch.zeros_like(cond), cond]) if do_cfg else cond
+        # 3. Timesteps
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        # 4. Initial noise
+        if latents is None:
+            latents = self.prepare_latents(cond.shape[0], generator, dtype, device)
+        # 5. Denoising loop
+        for t in self.progress_bar(self.scheduler.timesteps):
+            model_in = torch.cat([latents] * 2) if do_cfg else latents
+            model_in = self.scheduler.scale_model_input(model_in, t)
+            noise = self.unet(model_in, t, encoder_hidden_states=context).sample
+            if do_cfg:
+                uncond, text = noise.chunk(2)
+                noise = uncond + guidance_scale * (text - uncond)
+            latents = self.scheduler.step(noise, t, latents).prev_sample
+        # 6. Decode
+        images = self.decode_latents(latents) if output_type == "np" else None
+        return KeyframeOutput(images=images, latents=latents)
