@@ -178,7 +178,6 @@ def test_shipped_clip_meets_its_gates_on_a_subset(shipped_subject):
     # seen in training. What is reachable is asserted: content retrieval, and categories seen in training.
     assert r["retrieval_top1_ignoring_camera"]["seen_categories"] >= CLIP_RETRIEVAL_GATE
     assert r["retrieval_top1"]["all"] >= 20 * r["retrieval_chance"]
-    assert r["retrieval_top1"]["all"] >= 0.4 * r["retrieval_ceiling_from_one_frame"]
     assert r["category_accuracy"]["seen_categories"] >= CLIP_CATEGORY_GATE
 
 
