@@ -41,10 +41,15 @@ def cosine_lr(step: int, cfg: LoopConfig) -> float:
 
 
 def run_loop(name: str, model, opt, step_fn: Callable, cfg: LoopConfig, work_dir: Path, resume: bool = False,
-             progress: bool = True, extra_state: dict | None = None) -> dict:
+             progress: bool = True, extra_state: dict | None = None, accelerator=None,
+             validate: Callable[[], dict] | None = None, select: str | None = None) -> dict:
     """Run ``step_fn(step, rng) -> (loss, {metric: float})`` from step 0 (or the last checkpoint) to ``cfg.steps``.
 
-    Returns ``{"history": [[step, loss, *metrics]], "metrics": names, "seconds_this_run", "resumed_from"}``.
+    ``accelerator`` (an ``accelerate.Accelerator``) handles backward passes and mixed precision on GPUs.
+    ``validate() -> {metric: float}`` runs at every checkpoint; the weights with the highest ``select`` metric
+    are kept in ``best.safetensors`` (model selection on a validation split, never on the test set).
+    Returns ``{"history": [[step, loss, *metrics]], "metrics": names, "validation": [[step, {..}]], "best": ..,
+    "seconds_this_run", "resumed_from"}``.
     """
     import torch
     from safetensors.torch import load_model, save_model
@@ -55,12 +60,13 @@ def run_loop(name: str, model, opt, step_fn: Callable, cfg: LoopConfig, work_dir
     torch.set_num_threads(cfg.threads)
     work_dir = Path(work_dir)
     state_file = work_dir / "state.json"
-    start, history, names = 0, [], None
+    start, history, names, validation, best = 0, [], None, [], None
     if resume and state_file.exists():
         state = json.loads(state_file.read_text())
         load_model(model, work_dir / "model.safetensors")  # handles tied weights
         opt.load_state_dict(torch.load(work_dir / "optimizer.pt", weights_only=True))
         start, history, names = state["step"], state["history"], state.get("metrics")
+        validation, best = state.get("validation", []), state.get("best")
         logger.info("resuming %s training at step %d", name, start)
     elif resume:
         logger.info("no checkpoint of %s in %s; starting from scratch", name, work_dir)
@@ -78,9 +84,14 @@ def run_loop(name: str, model, opt, step_fn: Callable, cfg: LoopConfig, work_dir
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{name}: loss is {float(loss)} at step {step}; lower the learning rate")
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        if accelerator is not None:
+            accelerator.backward(loss)
+            if cfg.grad_clip:
+                accelerator.clip_grad_norm_(params, cfg.grad_clip)
+        else:
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         names = names or list(metrics)
         history.append([step, round(float(loss.detach()), 5), *[round(float(metrics[k]), 4) for k in names]])
@@ -91,11 +102,22 @@ def run_loop(name: str, model, opt, step_fn: Callable, cfg: LoopConfig, work_dir
                 save_model(model, str(tmp))
             with atomic_path(work_dir / "optimizer.pt") as tmp:
                 torch.save(opt.state_dict(), tmp)
+            if validate is not None:
+                model.eval()
+                with torch.no_grad():
+                    val = {k: round(float(v), 5) for k, v in validate().items()}
+                model.train()
+                validation.append([step + 1, val])
+                logger.info("%s step %d validation: %s", name, step + 1, val)
+                if select and (best is None or val[select] > best["metrics"][select]):
+                    best = {"step": step + 1, "metrics": val}
+                    with atomic_path(work_dir / "best.safetensors") as tmp:
+                        save_model(model, str(tmp))
             atomic_write_json(state_file, {"step": step + 1, "history": history, "metrics": names,
-                                           **(extra_state or {})})
+                                           "validation": validation, "best": best, **(extra_state or {})})
     model.eval()
-    return {"history": history, "metrics": names or [], "seconds_this_run": round(time.perf_counter() - t0, 1),
-            "resumed_from": start}
+    return {"history": history, "metrics": names or [], "validation": validation, "best": best,
+            "seconds_this_run": round(time.perf_counter() - t0, 1), "resumed_from": start}
 
 
 def history_summary(history: list, metrics: list[str], last: int = 50) -> dict:
