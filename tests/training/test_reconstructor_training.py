@@ -22,19 +22,19 @@ class TinySubject(SubjectData):
 
     def __init__(self):
         rng = np.random.default_rng(0)
-        self._frames = {s: rng.integers(0, 256, (n, 6, 64, 64, 3), dtype=np.uint8) for s, n in (("train", 120), ("test", 40))}
+        self.video = {s: rng.integers(0, 256, (n, 6, 64, 64, 3), dtype=np.uint8) for s, n in (("train", 120), ("test", 40))}
         w = rng.normal(size=(3, self.n_voxels))
-        self._fmri = {s: (f.mean((1, 2, 3)) / 128 - 1) @ w for s, f in self._frames.items()}
-        self._noise = {s: rng.normal(size=(len(f), self.repetitions(s), self.n_voxels)) * 0.1 for s, f in self._frames.items()}
+        self.signal = {s: (f.mean((1, 2, 3)) / 128 - 1) @ w for s, f in self.video.items()}
+        self.noise = {s: rng.normal(size=(len(f), self.repetitions(s), self.n_voxels)) * 0.1 for s, f in self.video.items()}
 
     def num_clips(self, split):
-        return len(self._frames[self._check_split(split)])
+        return len(self.video[self._check_split(split)])
 
     def _fmri(self, split, indices):
-        return (self._fmri[split][indices][:, None] + self._noise[split][indices]).astype(np.float32)
+        return (self.signal[split][indices][:, None] + self.noise[split][indices]).astype(np.float32)
 
     def _frames(self, split, index, fps):
-        return self._frames[split][index]
+        return self.video[split][index]
 
     def caption(self, split, index):
         return ["a red scene", "a blue scene"][index % 2]
