@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..paths import cache_dir, demo_data_dir
-from .base import SPLITS, DataError, SubjectData
+from .base import DataError, SubjectData
 
 logger = logging.getLogger(__name__)
 
