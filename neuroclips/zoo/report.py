@@ -123,7 +123,8 @@ def zoo_report(results: dict, command: str) -> str:
                   "noised to t = 961, where √ᾱ ≈ 0.05), they are further from the GT than a 4-px blur of the GT itself, "
                   "which keeps almost all of a 64-px frame's CLIP content. The SparseCtrl branch (zero-initialised) "
                   "carries little of the keyframe after 1,200 steps x 4 clips (30 min on 2 cores): without α the "
-                  "output loses the scene. The paper's SDEdit reading of α is reported beside it."]
+                  "output loses the scene."
+                  + (" The paper's SDEdit reading of α is reported beside it." if t2v.get("paper_sdedit") else "")]
     sizes = zoo_sizes(results)
     if sizes:
         lines += ["", f"Shipped zoo: {sizes['zoo_mib']} MiB in `demo_data/zoo/mini` (largest file {sizes['largest_file_mib']} "
