@@ -183,6 +183,90 @@ def _bench_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _guidance_settings(args: argparse.Namespace) -> dict:
+    """The pipeline's guidance arguments from the CLI flags (same names as ``NeuroClipsPipeline.__call__``)."""
+    return {"use_blurry": not args.no_blurry, "use_keyframe": not args.no_keyframe,
+            "use_caption": False if args.no_caption else (True if args.caption else None),
+            "alpha_mode": args.alpha_mode, "alpha_strength": args.alpha_strength,
+            "controlnet_conditioning_scale": args.beta_scale, "num_inference_steps": args.steps,
+            "guidance_scale": args.guidance_scale, "keyframe_init": args.keyframe_init,
+            "keyframe_strength": args.keyframe_strength}
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .data import load_subject
+    from .pipeline import NeuroClipsPipeline
+    from .pipeline.export import save_reconstruction, write_mp4
+
+    data = load_subject(args.data, args.subject, root=args.root)
+    n = data.num_clips("test")
+    last = args.clip + max(args.fuse, 1) - 1
+    if not 0 <= args.clip <= last < n:
+        raise IndexError(f"clip {args.clip}{f' to {last}' if args.fuse > 1 else ''} is out of range: subject "
+                         f"{args.subject} has test clips 0 to {n - 1}")
+    fps = max(data.frame_rates)
+    clips = [data.clip("test", i, fps=fps) for i in range(args.clip, last + 1)]
+    pipe = NeuroClipsPipeline.from_pretrained(args.zoo, subject=args.subject, reconstructors=args.reconstructors)
+    settings = _guidance_settings(args)
+    out = Path(args.out)
+    info = {"source": data.source, "subject": args.subject, "reference_fps": fps}
+    if args.fuse > 1:
+        long = pipe.fuse(np.stack([c.fmri for c in clips]), references=[c.frames for c in clips], fusion=args.fusion,
+                         seed=args.seed, **settings)
+        for c, o in zip(clips, long.clips):
+            save_reconstruction(o, out / f"clip-{c.index:04d}", {**info, "clip": c.index, "gt_caption": c.caption})
+        write_mp4(long.video, out / "long_video.mp4", long.fps)
+        from .io import atomic_write_json
+
+        atomic_write_json(out / "long_video.json", {**info, "clips": [c.index for c in clips], "fused": long.fused,
+                                                    "scores": long.scores, **long.settings})
+        print(json.dumps({"out": str(out), "fused": long.fused, "scores": long.scores, **long.settings}, indent=2))
+        return 0
+    result = pipe(clips[0].fmri, reference=clips[0].frames, seed=args.seed, **settings)
+    record = save_reconstruction(result, out, {**info, "clip": args.clip, "gt_caption": clips[0].caption})
+    print(json.dumps({k: record[k] for k in ("caption", "prompt", "timings_seconds", "files")}, indent=2))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .pipeline.bench import bench_pipeline
+
+    print(json.dumps(bench_pipeline(args.zoo, args.subject, args.clip, args.repeats, args.threads,
+                                    num_inference_steps=args.steps), indent=2))
+    return 0
+
+
+def _train_fusion(args: argparse.Namespace) -> int:
+    from .data.simulated import SimulatedSubject
+    from .training.fusion import FusionTrainingConfig, train_fusion
+    from .zoo import load_clip, zoo_dir
+
+    out = Path(args.out) if args.out else zoo_dir("mini") / "fusion"
+    info = train_fusion(SimulatedSubject(args.subject), load_clip("mini"), out, FusionTrainingConfig(steps=args.steps))
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _add_guidance_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("guidance (the paper's ablations)")
+    g.add_argument("--no-blurry", action="store_true", help="drop α: the video starts from pure noise")
+    g.add_argument("--no-keyframe", action="store_true", help="drop β (and the caption, unless --caption)")
+    c = g.add_mutually_exclusive_group()
+    c.add_argument("--no-caption", action="store_true", help="drop γ: the prompt is 'a smooth video'")
+    c.add_argument("--caption", action="store_true", help="keep γ even with --no-keyframe")
+    g.add_argument("--alpha-mode", choices=["code_parity", "paper_eq5", "sdedit"], default="code_parity")
+    g.add_argument("--alpha-strength", type=float, default=0.3, help="ϑ of Eq. 5 / SDEdit strength")
+    g.add_argument("--beta-scale", type=float, default=1.0, help="SparseCtrl conditioning scale")
+    g.add_argument("--keyframe-init", choices=["noise", "blurry"], default="noise",
+                   help="start unCLIP from noise (reference) or the blurry first frame (paper)")
+    g.add_argument("--keyframe-strength", type=float, default=0.8, help="with --keyframe-init blurry")
+    g.add_argument("--steps", type=int, default=25, help="DDIM steps of the video model")
+    g.add_argument("--guidance-scale", type=float, default=8.5, help="CFG of the video model")
+    g.add_argument("--seed", type=int, help="default: the reference's seed")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m neuroclips", description=__doc__.split("\n")[0].strip("`"))
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -252,6 +336,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=25, help="DDIM steps of the keyframe and the video")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.set_defaults(func=_bench_zoo)
+
+    p = sub.add_parser("reconstruct", help="reconstruct test clips: mp4s, keyframe PNG, caption, settings JSON")
+    p.add_argument("--subject", type=int, default=1)
+    p.add_argument("--clip", type=int, required=True, help="test clip index (the first one with --fuse)")
+    p.add_argument("--data", choices=["demo", "cc2017"], default="demo")
+    p.add_argument("--root", help="cc2017 dataset folder (for --data cc2017)")
+    p.add_argument("--zoo", choices=["mini", "full"], default="mini")
+    p.add_argument("--reconstructors", help="folder with sub-NN/{perception,semantics} (default: the shipped ones)")
+    _add_guidance_arguments(p)
+    p.add_argument("--fuse", type=int, default=1, metavar="N", help="multi-fMRI fusion of N consecutive clips (≤ 3)")
+    p.add_argument("--fusion", choices=["classifier", "cosine"], default="classifier",
+                   help="how fusion judges two keyframes alike (spec §6)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_reconstruct)
+
+    p = sub.add_parser("bench", help="per-stage latency of the whole pipeline on one test clip, cold and warm")
+    p.add_argument("--zoo", choices=["mini"], default="mini")
+    p.add_argument("--subject", type=int, default=1)
+    p.add_argument("--clip", type=int, default=42)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=25, help="DDIM steps of the video model")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.set_defaults(func=_bench)
+
+    p = sub.add_parser("train-fusion", help="train multi-fMRI fusion's keyframe-similarity classifier (spec §6)")
+    p.add_argument("--subject", type=int, default=1, help="simulated subject whose training clips give the pairs")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--out", help="output folder (default: demo_data/zoo/mini/fusion)")
+    p.set_defaults(func=_train_fusion)
 
     p = sub.add_parser("export-flatmaps", help="voxel-weight flatmaps of a subject: PNG, CIFTI-2 dscalar, per-area CSV")
     p.add_argument("--subject", type=int, required=True)

@@ -11,7 +11,6 @@ import numpy as np
 
 from ..data import SubjectData
 from ..io import atomic_path, atomic_write_json
-from ..paths import demo_data_dir
 from .plot import plot_flatmap, save_png
 from .surface import to_cortex
 from .weights import area_summary, ground_truth_maps, load_state_dict, map_correlation, save_dscalar, voxel_weights
@@ -19,7 +18,9 @@ from .weights import area_summary, ground_truth_maps, load_state_dict, map_corre
 
 def default_checkpoint(subject: int, model: str) -> Path:
     """Where the reconstructors' trained checkpoints of a simulated subject are shipped."""
-    return demo_data_dir() / "reconstructors" / f"sub-{subject:02d}" / model
+    from ..zoo import reconstructor_dir
+
+    return reconstructor_dir(subject, model)
 
 
 def subject_maps(data: SubjectData, checkpoints: dict[str, Path | None],

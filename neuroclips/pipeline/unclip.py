@@ -33,7 +33,8 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler, vae=vae)
 
-    def check_inputs(self, image_tokens: torch.Tensor, guidance_scale: float, num_inference_steps: int) -> None:
+    def check_inputs(self, image_tokens: torch.Tensor, guidance_scale: float, num_inference_steps: int,
+                     image=None, strength: float = 1.0) -> None:
         dim = self.unet.config.cross_attention_dim
         if image_tokens.ndim != 3 or image_tokens.shape[-1] != dim:
             raise ValueError(f"image_tokens must be (batch, n_tokens, {dim}), got {tuple(image_tokens.shape)}")
@@ -41,6 +42,20 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
             raise ValueError(f"guidance_scale must be >= 1 (1 disables guidance), got {guidance_scale}")
         if num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {strength}")
+        if image is not None:
+            size = self.unet.config.sample_size * 2 ** (len(self.vae.config.block_out_channels) - 1)
+            if image.dtype != np.uint8 or image.shape != (image_tokens.shape[0], size, size, 3):
+                raise ValueError(f"image must be uint8 ({image_tokens.shape[0]}, {size}, {size}, 3), got {image.dtype} {image.shape}")
+
+    def encode_image(self, image: np.ndarray, generator) -> torch.Tensor:
+        """uint8 (B, H, W, 3) -> scaled VAE latents."""
+        from diffusers.pipelines.animatediff.pipeline_animatediff_sparsectrl import retrieve_latents
+
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        x = x.to(device=self.vae.device, dtype=self.vae.dtype)
+        return retrieve_latents(self.vae.encode(x), generator=generator) * self.vae.config.scaling_factor
 
     def prepare_latents(self, batch: int, generator, dtype, device) -> torch.Tensor:
         size = self.unet.config.sample_size
@@ -55,20 +70,30 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
     @torch.no_grad()
     def __call__(self, image_tokens: torch.Tensor, num_inference_steps: int = 25, guidance_scale: float = 5.0,
                  generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
-                 output_type: str = "np") -> KeyframeOutput:
-        """Generate one keyframe per row of ``image_tokens`` (B, n_tokens, width)."""
+                 image: np.ndarray | None = None, strength: float = 1.0, output_type: str = "np") -> KeyframeOutput:
+        """Generate one keyframe per row of ``image_tokens`` (B, n_tokens, width).
+
+        ``image`` (uint8 (B, H, W, 3)) with ``strength`` < 1 starts part-way from that image noised (SDEdit):
+        the paper's variant that feeds the blurry video's first frame to unCLIP (spec §4.2). The reference
+        starts from pure noise, the default."""
         device, dtype = self._execution_device, self.unet.dtype
         # 1. Check inputs
-        self.check_inputs(image_tokens, guidance_scale, num_inference_steps)
+        self.check_inputs(image_tokens, guidance_scale, num_inference_steps, image, strength)
         cond = image_tokens.to(device=device, dtype=dtype)
         do_cfg = guidance_scale > 1.0
         # 2. Conditioning: zero tokens are the unconditional input (MindEye2/sgm)
         context = torch.cat([torch.zeros_like(cond), cond]) if do_cfg else cond
         # 3. Timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)
-        # 4. Initial noise
+        if image is not None:
+            keep = max(1, min(num_inference_steps, int(round(num_inference_steps * strength))))
+            self.scheduler.timesteps = self.scheduler.timesteps[num_inference_steps - keep:]
+        # 4. Initial noise, or the noised init image
         if latents is None:
             latents = self.prepare_latents(cond.shape[0], generator, dtype, device)
+        if image is not None:
+            z = self.encode_image(image, generator).to(dtype)
+            latents = self.scheduler.add_noise(z, latents / self.scheduler.init_noise_sigma, self.scheduler.timesteps[:1])
         # 5. Denoising loop
         for t in self.progress_bar(self.scheduler.timesteps):
             model_in = torch.cat([latents] * 2) if do_cfg else latents

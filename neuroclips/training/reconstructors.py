@@ -338,17 +338,8 @@ def train_semantics(subject, out_dir: Path, work_dir: Path, config: str = "mini"
 
 def load_reconstructors(subject: int, root: Path | None = None):
     """(PerceptionReconstructor, SemanticsReconstructor) of a simulated subject, fp32, eval mode."""
-    import torch
-
-    from ..flatmaps.export import default_checkpoint
     from ..models import PerceptionReconstructor, SemanticsReconstructor
+    from ..zoo import load_reconstructor
 
-    out = []
-    for name, cls in (("perception", PerceptionReconstructor), ("semantics", SemanticsReconstructor)):
-        path = Path(root) / f"sub-{subject:02d}" / name if root else default_checkpoint(subject, name)
-        if not (path / "config.json").exists():
-            raise FileNotFoundError(f"no {name} checkpoint at {path}; train it with "
-                                    f"`python -m neuroclips train-{'pr' if name == 'perception' else 'sr'} --subject {subject}`")
-        out.append(cls.from_pretrained(path, torch_dtype=torch.float32).eval())
-    return tuple(out)
-
+    return tuple(load_reconstructor(cls, name, subject, root)[0]
+                 for name, cls in (("perception", PerceptionReconstructor), ("semantics", SemanticsReconstructor)))

@@ -56,6 +56,31 @@ def load_clip(zoo: str = "mini", root: str | os.PathLike | None = None, dtype=No
     return CLIPModel.from_pretrained(path, dtype=dtype or torch.float32).eval()
 
 
+def text_encoder(clip):
+    """The text tower of a ``CLIPModel`` as a ``CLIPTextModel`` sharing its weights (what diffusers pipelines
+    register as ``text_encoder``, with ``save_pretrained``)."""
+    from transformers import CLIPTextModel
+
+    if isinstance(clip, CLIPTextModel):
+        return clip
+    model = CLIPTextModel(clip.config.text_config)
+    model.text_model = clip.text_model
+    return model.eval()
+
+
+def image_encoder(clip):
+    """The image tower and projection of a ``CLIPModel`` as a ``CLIPVisionModelWithProjection`` sharing its weights."""
+    from transformers import CLIPVisionModelWithProjection
+
+    if isinstance(clip, CLIPVisionModelWithProjection):
+        return clip
+    config = clip.config.vision_config
+    config.projection_dim = clip.config.projection_dim
+    model = CLIPVisionModelWithProjection(config)
+    model.vision_model, model.visual_projection = clip.vision_model, clip.visual_projection
+    return model.eval()
+
+
 def load_keyframe_pipeline(zoo: str = "mini", root: str | os.PathLike | None = None, vae=None, dtype=None):
     """unCLIP keyframe generator (:class:`~neuroclips.pipeline.unclip.UnCLIPKeyframePipeline`)."""
     import torch
@@ -85,11 +110,13 @@ def load_captioner(zoo: str = "mini", root: str | os.PathLike | None = None, dty
 
 
 def load_video_pipeline(zoo: str = "mini", root: str | os.PathLike | None = None, vae=None, clip=None, dtype=None):
-    """Text-to-video with SparseCtrl (diffusers ``AnimateDiffSparseControlNetPipeline``) from the zoo's
-    spatial UNet, motion adapter, SparseCtrl RGB, VAE and CLIP text tower."""
+    """Text-to-video with SparseCtrl and α/β/γ guidance (:class:`~neuroclips.pipeline.video.NeuroClipsVideoPipeline`,
+    a diffusers ``AnimateDiffSparseControlNetPipeline``) from the zoo's spatial UNet, motion adapter, SparseCtrl
+    RGB, VAE and CLIP text tower."""
     import torch
-    from diffusers import (AnimateDiffSparseControlNetPipeline, DDIMScheduler, MotionAdapter, SparseControlNetModel,
-                           UNet2DConditionModel)
+    from diffusers import DDIMScheduler, MotionAdapter, SparseControlNetModel, UNet2DConditionModel
+
+    from ..pipeline.video import NeuroClipsVideoPipeline
 
     path = zoo_dir(zoo, root) / "t2v"
     dtype = dtype or torch.float32
@@ -97,9 +124,86 @@ def load_video_pipeline(zoo: str = "mini", root: str | os.PathLike | None = None
     adapter = MotionAdapter.from_pretrained(path / "motion_adapter", torch_dtype=dtype)
     controlnet = SparseControlNetModel.from_pretrained(path / "controlnet", torch_dtype=dtype)
     clip = clip if clip is not None else load_clip(zoo, root, dtype)
-    pipe = AnimateDiffSparseControlNetPipeline(
-        vae=vae if vae is not None else load_vae(zoo, root, dtype), text_encoder=clip.text_model,
+    pipe = NeuroClipsVideoPipeline(
+        vae=vae if vae is not None else load_vae(zoo, root, dtype), text_encoder=text_encoder(clip),
         tokenizer=load_tokenizer(zoo, root), unet=unet, motion_adapter=adapter, controlnet=controlnet,
         scheduler=DDIMScheduler.from_pretrained(path / "scheduler"))
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def load_fusion_classifier(zoo: str = "mini", root: str | os.PathLike | None = None, dtype=None):
+    """Multi-fMRI fusion's keyframe-similarity classifier, or None where the zoo has none yet."""
+    import torch
+
+    from ..models.fusion import KeyframeSimilarityClassifier
+
+    path = zoo_dir(zoo, root) / "fusion"
+    if not (path / "config.json").exists():
+        return None
+    return KeyframeSimilarityClassifier.from_pretrained(path, torch_dtype=dtype or torch.float32).eval()
+
+
+def weights_digest(path: str | os.PathLike) -> str:
+    """Short SHA-256 of a component folder's weight files: the 'model version' written beside results."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = sorted(Path(path).rglob("*.safetensors"))
+    if not files:
+        return "none"
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()[:12]
+
+
+def assemble_pipeline_components(zoo: str = "mini", subject: int | None = 1, reconstructors: str | os.PathLike | None = None,
+                                 root: str | os.PathLike | None = None, dtype=None) -> tuple[dict, dict]:
+    """Components of :class:`~neuroclips.pipeline.NeuroClipsPipeline` from a zoo and a subject's PR/SR
+    checkpoints (``reconstructors/sub-0N/{perception,semantics}``; default: the shipped ones). Returns
+    (components, versions)."""
+    import torch
+    from diffusers import DDIMScheduler, UNetMotionModel
+
+    from ..models import PerceptionReconstructor, SemanticsReconstructor
+
+    if zoo == "full":
+        raise FileNotFoundError("the full zoo's loaders (real checkpoints on a GPU host) are not built yet; use zoo 'mini'")
+    dtype = dtype or torch.float32
+    base = zoo_dir(zoo, root)
+    vae, clip = load_vae(zoo, root, dtype), load_clip(zoo, root, dtype)
+    keyframe = load_keyframe_pipeline(zoo, root, vae=vae, dtype=dtype)
+    captioner = load_captioner(zoo, root, dtype)
+    video = load_video_pipeline(zoo, root, vae=vae, clip=clip, dtype=dtype)
+    unet = video.unet if isinstance(video.unet, UNetMotionModel) else UNetMotionModel.from_unet2d(video.unet, video.motion_adapter)
+    components = {"blurry_vae": vae, "keyframe_unet": keyframe.unet, "keyframe_scheduler": keyframe.scheduler,
+                  "keyframe_vae": vae, "caption_model": captioner.model, "caption_processor": captioner.processor,
+                  "vae": vae, "text_encoder": video.text_encoder, "tokenizer": video.tokenizer, "unet": unet.eval(),
+                  "controlnet": video.controlnet.eval(), "scheduler": DDIMScheduler.from_config(video.scheduler.config),
+                  "image_encoder": image_encoder(clip), "fusion_classifier": load_fusion_classifier(zoo, root, dtype)}
+    versions = {f"zoo/{zoo}/{name}": weights_digest(base / name)
+                for name in ("vae", "clip", "keyframe", "captioner", "t2v", "fusion") if (base / name).exists()}
+    components["perception"], components["semantics"] = None, None
+    if subject is not None:
+        for name, cls in (("perception", PerceptionReconstructor), ("semantics", SemanticsReconstructor)):
+            components[name], versions[name] = load_reconstructor(cls, name, subject, reconstructors, dtype)
+    return components, versions
+
+
+def reconstructor_dir(subject: int, model: str, root: str | os.PathLike | None = None) -> Path:
+    """``<root>/sub-0N/<model>``; the default root is the shipped ``demo_data/reconstructors``."""
+    base = Path(root) if root is not None else demo_data_dir() / "reconstructors"
+    return base / f"sub-{subject:02d}" / model
+
+
+def load_reconstructor(cls, model: str, subject: int, root: str | os.PathLike | None = None, dtype=None):
+    """(model, version) of one subject's trained PR or SR."""
+    import torch
+
+    path = reconstructor_dir(subject, model, root)
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"no {model} checkpoint for subject {subject} at {path}; train it with "
+                                f"`python -m neuroclips train-{'pr' if model == 'perception' else 'sr'} --subject {subject}`")
+    return cls.from_pretrained(path, torch_dtype=dtype or torch.float32).eval(), weights_digest(path)

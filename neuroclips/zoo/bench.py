@@ -14,7 +14,6 @@ def bench_zoo(world, zoo: str = "mini", repeats: int = 3, num_inference_steps: i
     import torch
 
     from ..pipeline.prompts import video_prompt
-    from ..pipeline.video import generate_video
     from ..simulation.stimuli import KEYFRAME_INDEX, MovieRenderer
     from . import load_captioner, load_clip, load_keyframe_pipeline, load_vae, load_video_pipeline
     from .clip import image_tokens, pixel_values
@@ -42,8 +41,8 @@ def bench_zoo(world, zoo: str = "mini", repeats: int = 3, num_inference_steps: i
         t.append(time.perf_counter())
         caption = captioner(keyframe[None])[0]
         t.append(time.perf_counter())
-        generate_video(video_pipe, video_prompt(caption), keyframe=keyframe, blurry_video=blurry,
-                       num_inference_steps=num_inference_steps, generator=g)
+        video_pipe(video_prompt(caption), keyframe=keyframe, blurry_video=blurry,
+                   num_inference_steps=num_inference_steps, generator=g)
         t.append(time.perf_counter())
         if run == 0:
             continue  # warm-up

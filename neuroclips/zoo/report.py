@@ -42,14 +42,14 @@ def _measured(name: str, r: dict) -> tuple[str, str]:
                 f"similarity to GT {r['similarity_to_gt_generated']} vs blurred input {r['similarity_to_gt_blurred_input']} "
                 f"(generated closer in {_pct(r['clips_generated_closer_than_blurred'])} of {r['n_clips']} clips; "
                 f"blur σ {r['blur_sigma_px']} px; {r['num_inference_steps']} DDIM steps, CFG {r['guidance_scale']}, α as the "
-                f"reference: noise at the first timestep)" + _paper_alpha(r.get("paper_sdedit")))
+                f"reference: noise at the first timestep)" + _sdedit_alpha(r.get("sdedit")))
     return "", ""
 
 
-def _paper_alpha(p: dict | None) -> str:
+def _sdedit_alpha(p: dict | None) -> str:
     if not p:
         return ""
-    return (f"; with the paper's α (SDEdit, strength {p['alpha_strength']}): CLIP-pcc {p['clip_pcc_3fps']}, similarity "
+    return (f"; with α as SDEdit (strength {p['alpha_strength']}, not the reference's method): CLIP-pcc {p['clip_pcc_3fps']}, similarity "
             f"{p['similarity_to_gt_generated']} vs {p['similarity_to_gt_blurred_input']}, closer in "
             f"{_pct(p['clips_generated_closer_than_blurred'])} of clips")
 
@@ -124,7 +124,7 @@ def zoo_report(results: dict, command: str) -> str:
                   "which keeps almost all of a 64-px frame's CLIP content. The SparseCtrl branch (zero-initialised) "
                   "carries little of the keyframe after 1,200 steps x 4 clips (30 min on 2 cores): without α the "
                   "output loses the scene."
-                  + (" The paper's SDEdit reading of α is reported beside it." if t2v.get("paper_sdedit") else "")]
+                  + (" α as SDEdit is reported beside it." if t2v.get("sdedit") else "")]
     sizes = zoo_sizes(results)
     if sizes:
         lines += ["", f"Shipped zoo: {sizes['zoo_mib']} MiB in `demo_data/zoo/mini` (largest file {sizes['largest_file_mib']} "

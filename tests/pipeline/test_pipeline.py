@@ -1,0 +1,196 @@
+"""NeuroClipsPipeline end to end with the shipped mini zoo and subject 1's reconstructors (few steps, for speed)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+FAST = {"num_inference_steps": 3, "prior_steps": 3, "keyframe_steps": 3}
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from neuroclips.pipeline import NeuroClipsPipeline
+
+    return NeuroClipsPipeline.from_pretrained("mini", subject=1)
+
+
+@pytest.fixture(scope="module")
+def fmri(shipped_subject):
+    return shipped_subject.clip("test", 42).fmri
+
+
+@pytest.fixture(scope="module")
+def base(pipe, fmri):
+    return pipe(fmri, seed=0, **FAST)
+
+
+class Spy:
+    """Counts calls of a module's forward or a method while active."""
+
+    def __init__(self, obj, name="forward"):
+        self.obj, self.name, self.calls = obj, name, 0
+
+    def __enter__(self):
+        original = getattr(self.obj, self.name)
+
+        def wrapped(*args, **kwargs):
+            self.calls += 1
+            return original(*args, **kwargs)
+
+        setattr(self.obj, self.name, wrapped)
+        return self
+
+    def __exit__(self, *exc):
+        delattr(self.obj, self.name)
+
+
+def test_full_call_shapes_and_record(base, pipe):
+    from neuroclips.pipeline import FPS_VIDEO, QUALITY_SUFFIX
+
+    size = pipe.video_size
+    assert base.video.shape == (16, size, size, 3) and base.video.dtype == np.uint8 and base.fps == FPS_VIDEO
+    assert base.blurry_frames.shape[0] == 6 and base.blurry_video.shape == (16, size, size, 3)
+    assert base.keyframe.ndim == 3 and base.caption and base.prompt == base.caption + QUALITY_SUFFIX
+    assert base.settings["video_controlnet_calls"] == FAST["num_inference_steps"]
+    assert set(base.timings) == {"blurry", "keyframe", "caption", "video", "total"}
+    assert base.settings["versions"]["perception"] and base.settings["alpha_mode"] == "code_parity"
+    # the blurry video is PR's 6 frames interpolated (originals at 0, 3, ..., 15)
+    np.testing.assert_array_equal(base.blurry_video[::3], base.blurry_frames)
+
+
+def test_without_keyframe_the_control_branch_never_runs(pipe, fmri, base):
+    from neuroclips.pipeline import GENERIC_PROMPT
+
+    with Spy(pipe.controlnet) as control, Spy(pipe.semantics) as sr, Spy(pipe.caption_model, "generate") as cap:
+        out = pipe(fmri, seed=0, use_keyframe=False, **FAST)
+    assert control.calls == 0 and sr.calls == 0 and cap.calls == 0
+    assert out.keyframe is None and out.caption is None and out.control_frame is None and out.prompt == GENERIC_PROMPT
+    np.testing.assert_array_equal(out.blurry_video, base.blurry_video)  # α untouched
+    assert not np.array_equal(out.video, base.video)
+    # asked to keep the caption: the keyframe is made (the same one) and captioned, but not given to SparseCtrl
+    with Spy(pipe.controlnet) as control:
+        kept = pipe(fmri, seed=0, use_keyframe=False, use_caption=True, **FAST)
+    assert control.calls == 0 and kept.caption == base.caption
+    np.testing.assert_array_equal(kept.keyframe, base.keyframe)
+
+
+def test_without_blurry_pr_never_runs_and_other_stages_are_unchanged(pipe, fmri, base):
+    with Spy(pipe.perception) as pr:
+        out = pipe(fmri, seed=0, use_blurry=False, **FAST)
+    assert pr.calls == 0 and out.blurry_video is None and "blurry" not in out.timings
+    np.testing.assert_array_equal(out.keyframe, base.keyframe)
+    assert out.caption == base.caption and out.settings["video_controlnet_calls"] == FAST["num_inference_steps"]
+    assert not np.array_equal(out.video, base.video)
+
+
+def test_without_caption_the_prompt_is_generic_and_the_keyframe_unchanged(pipe, fmri, base):
+    from neuroclips.pipeline import GENERIC_PROMPT
+
+    with Spy(pipe.caption_model, "generate") as cap:
+        out = pipe(fmri, seed=0, use_caption=False, **FAST)
+    assert cap.calls == 0 and out.caption is None and out.prompt == GENERIC_PROMPT
+    np.testing.assert_array_equal(out.keyframe, base.keyframe)
+    np.testing.assert_array_equal(out.blurry_video, base.blurry_video)
+    assert not np.array_equal(out.video, base.video)
+
+
+def test_seeds_are_deterministic_and_leave_the_global_rng_alone(pipe, fmri, base):
+    state = torch.get_rng_state()
+    again = pipe(fmri, seed=0, **FAST)
+    assert torch.equal(state, torch.get_rng_state())
+    np.testing.assert_array_equal(again.video, base.video)
+    np.testing.assert_array_equal(again.keyframe, base.keyframe)
+    other = pipe(fmri, seed=1, **FAST)
+    assert not np.array_equal(other.video, base.video)
+    g1, g2 = (pipe(fmri, generator=torch.Generator().manual_seed(5), **FAST) for _ in range(2))
+    np.testing.assert_array_equal(g1.video, g2.video)
+
+
+def test_alpha_modes_start_where_they_should(pipe):
+    video = pipe.video_pipeline
+    sched = video.scheduler
+    sched.set_timesteps(25)
+    z, noise = torch.ones(1, 4, 16, 2, 2), torch.zeros(1, 4, 16, 2, 2)
+    a = sched.alphas_cumprod
+    t0 = int(sched.timesteps[0])
+    assert t0 == 961  # the reference's start for 25 'leading' steps (spec §5.3)
+    assert video.alpha_latents(z, noise, "code_parity", 0.3)[0, 0, 0, 0, 0] == pytest.approx(float(a[t0].sqrt()), rel=1e-5)
+    eq5 = video.alpha_latents(z, noise, "paper_eq5", 0.3)[0, 0, 0, 0, 0]
+    assert eq5 == pytest.approx(float((a[t0] / a[300]).sqrt()), rel=1e-5) and eq5 > float(a[t0].sqrt())
+    frames = np.zeros((16, pipe.video_size, pipe.video_size, 3), np.uint8)
+    out = video("x", blurry_video=frames, num_inference_steps=4, alpha_mode="sdedit", alpha_strength=0.5,
+                generator=torch.Generator().manual_seed(0))
+    assert out.timesteps == [int(t) for t in sched.timesteps[-2:]] and out.controlnet_calls == 0
+
+
+def test_fusion_swaps_the_keyframe_for_the_last_frame(pipe, shipped_subject, monkeypatch):
+    fmri = shipped_subject.fmri("test", [42, 43])
+    monkeypatch.setattr(type(pipe), "same_class", lambda self, a, b, method="classifier": (True, 0.9))
+    fused = pipe.fuse(fmri, seed=0, **FAST)
+    assert fused.fused == [True] and fused.video.shape[0] == 32 and fused.settings["seconds"] == 4.0
+    np.testing.assert_array_equal(fused.clips[1].control_frame, fused.clips[0].video[-1])
+    assert fused.clips[1].settings["control_frame_given"]
+    monkeypatch.setattr(type(pipe), "same_class", lambda self, a, b, method="classifier": (False, 0.1))
+    apart = pipe.fuse(fmri, seed=0, **FAST)
+    np.testing.assert_array_equal(apart.clips[1].control_frame, apart.clips[1].keyframe)
+    np.testing.assert_array_equal(apart.clips[0].video, fused.clips[0].video)  # the first clip is never changed
+    monkeypatch.undo()
+    same, score = pipe.same_class(fused.clips[0].keyframe, fused.clips[0].keyframe, "cosine")
+    assert same and score == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(ValueError, match="1 to 3"):
+        pipe.fuse(shipped_subject.fmri("test", [0, 1, 2, 3]))
+
+
+def test_bad_arguments_raise_clear_errors(pipe, fmri):
+    with pytest.raises(ValueError, match="7141"):
+        pipe(fmri[:100])
+    with pytest.raises(ValueError, match="alpha_mode"):
+        pipe(fmri, alpha_mode="eq7")
+    with pytest.raises(ValueError, match="NaN"):
+        pipe(np.full_like(fmri, np.nan))
+    with pytest.raises(FileNotFoundError, match="subject 9"):
+        type(pipe).from_pretrained("mini", subject=9)
+
+
+def test_save_pretrained_round_trip(pipe, fmri, base, tmp_path):
+    from neuroclips.pipeline import NeuroClipsPipeline
+
+    pipe.save_pretrained(tmp_path / "pipe")
+    loaded = NeuroClipsPipeline.from_pretrained(tmp_path / "pipe")
+    assert loaded.fusion_classifier is not None and loaded.image_encoder is not None
+    np.testing.assert_array_equal(loaded(fmri, seed=0, **FAST).video, base.video)
+
+
+def test_interpolation_matches_the_reference():
+    from neuroclips.pipeline.video import interpolate_frames
+
+    f = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (0, 90, 180, 30, 60, 255)])
+    out = interpolate_frames(f)
+    assert out.shape == (16, 2, 2, 3)
+    np.testing.assert_array_equal(out[::3], f)
+    assert out[1, 0, 0, 0] == round(0.33 * 90) and out[2, 0, 0, 0] == round(0.67 * 90)
+
+
+def test_cli_writes_playable_files(tmp_path, capsys):
+    from neuroclips.cli import main
+    from neuroclips.pipeline.export import read_mp4
+
+    out = tmp_path / "rec"
+    assert main(["reconstruct", "--subject", "1", "--clip", "42", "--steps", "2", "--fuse", "2", "--out", str(out)]) == 0
+    frames, fps = read_mp4(out / "long_video.mp4")
+    assert len(frames) == 32 and fps == 8 and frames.shape[1] >= 256
+    clip = out / "clip-0042"
+    frames, fps = read_mp4(clip / "video.mp4")
+    assert len(frames) == 16 and fps == 8
+    assert len(read_mp4(clip / "blurry.mp4")[0]) == 16 and len(read_mp4(clip / "reference.mp4")[0]) == 16
+    record = json.loads((clip / "reconstruction.json").read_text())
+    assert record["caption"] == (clip / "caption.txt").read_text().strip() and record["settings"]["versions"]
+    assert (clip / "keyframe.png").exists()
+    assert json.loads((out / "long_video.json").read_text())["clips"] == [42, 43]
+    capsys.readouterr()
+    assert main(["reconstruct", "--subject", "1", "--clip", "1200", "--out", str(out)]) == 2
+    assert "out of range" in capsys.readouterr().err
+    assert main(["reconstruct", "--subject", "9", "--clip", "0", "--out", str(out)]) == 2
+    assert "subject" in capsys.readouterr().err
