@@ -177,7 +177,7 @@ def save_png(maps: dict[str, np.ndarray] | np.ndarray, path, title: str = "", st
 
     if not isinstance(maps, dict):
         maps = {title: maps}
-    fig, axes = plt.subplots(len(maps), 1, figsize=(12, 5.0 * len(maps)), squeeze=False)
+    fig, axes = plt.subplots(len(maps), 1, figsize=(12, 4.2 * len(maps)), squeeze=False, layout="constrained")
     for ax, (name, values) in zip(axes[:, 0], maps.items()):
         im = _draw(ax, _check_cortex(values), style)
         fig.colorbar(im, ax=ax, fraction=0.025, label=value_label)
