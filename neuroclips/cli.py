@@ -190,7 +190,7 @@ def _guidance_settings(args: argparse.Namespace) -> dict:
             "alpha_mode": args.alpha_mode, "alpha_strength": args.alpha_strength,
             "controlnet_conditioning_scale": args.beta_scale, "num_inference_steps": args.steps,
             "guidance_scale": args.guidance_scale, "keyframe_init": args.keyframe_init,
-            "keyframe_strength": args.keyframe_strength}
+            "keyframe_strength": args.keyframe_strength, "keyframe_unconditional": args.keyframe_unconditional}
 
 
 def _reconstruct(args: argparse.Namespace) -> int:
@@ -238,6 +238,24 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_fusion(args: argparse.Namespace) -> int:
+    from .data.simulated import SimulatedSubject
+    from .pipeline import NeuroClipsPipeline
+    from .training.fusion import evaluate_on_reconstructions
+
+    pipe = NeuroClipsPipeline.from_pretrained("mini", subject=args.subject)
+    result = evaluate_on_reconstructions(pipe, SimulatedSubject(args.subject), args.clips)
+    print(json.dumps(result, indent=2))
+    if args.results:
+        from .io import atomic_write_json
+
+        path = Path(args.results)
+        all_results = json.loads(path.read_text()) if path.exists() else {}
+        all_results[f"fusion_subject_{args.subject}"] = result
+        atomic_write_json(path, all_results)
+    return 0
+
+
 def _train_fusion(args: argparse.Namespace) -> int:
     from .data.simulated import SimulatedSubject
     from .training.fusion import FusionTrainingConfig, train_fusion
@@ -262,6 +280,8 @@ def _add_guidance_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keyframe-init", choices=["noise", "blurry"], default="noise",
                    help="start unCLIP from noise (reference) or the blurry first frame (paper)")
     g.add_argument("--keyframe-strength", type=float, default=0.8, help="with --keyframe-init blurry")
+    g.add_argument("--keyframe-unconditional", choices=["zeros", "noise"], default="zeros",
+                   help="unCLIP's CFG input: zero tokens (mini zoo's training) or N(0,1) tokens (reference)")
     g.add_argument("--steps", type=int, default=25, help="DDIM steps of the video model")
     g.add_argument("--guidance-scale", type=float, default=8.5, help="CFG of the video model")
     g.add_argument("--seed", type=int, help="default: the reference's seed")
@@ -365,6 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--out", help="output folder (default: demo_data/zoo/mini/fusion)")
     p.set_defaults(func=_train_fusion)
+
+    p = sub.add_parser("evaluate-fusion", help="fusion's decisions on neighbouring reconstructed vs GT keyframes")
+    p.add_argument("--subject", type=int, default=1)
+    p.add_argument("--clips", type=int, default=120, help="the first N test clips")
+    p.add_argument("--results", help="JSON file to update (e.g. docs/pipeline.json)")
+    p.set_defaults(func=_evaluate_fusion)
 
     p = sub.add_parser("export-flatmaps", help="voxel-weight flatmaps of a subject: PNG, CIFTI-2 dscalar, per-area CSV")
     p.add_argument("--subject", type=int, required=True)

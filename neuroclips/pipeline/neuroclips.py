@@ -154,7 +154,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
         return time.perf_counter()
 
     def check_inputs(self, fmri, use_blurry, use_keyframe, alpha_mode, alpha_strength, keyframe_init, keyframe_strength,
-                     control_frame) -> torch.Tensor:
+                     control_frame, keyframe_unconditional: str = "zeros") -> torch.Tensor:
         n_voxels = self.perception.config.n_voxels
         if self.semantics.config.n_voxels != n_voxels:
             raise ValueError(f"PR expects {n_voxels} voxels but SR {self.semantics.config.n_voxels}: they belong to "
@@ -176,6 +176,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
             raise ValueError(f"keyframe_init must be one of {KEYFRAME_INITS}, got {keyframe_init!r}")
         if not 0.0 < keyframe_strength <= 1.0:
             raise ValueError(f"keyframe_strength must be in (0, 1], got {keyframe_strength}")
+        if keyframe_unconditional not in ("zeros", "noise"):
+            raise ValueError(f"keyframe_unconditional must be 'zeros' or 'noise', got {keyframe_unconditional!r}")
         if control_frame is not None and (control_frame.dtype != np.uint8 or control_frame.ndim != 3):
             raise ValueError(f"control_frame must be uint8 (H, W, 3), got {control_frame.dtype} {control_frame.shape}")
         return x[None]
@@ -196,7 +198,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
     @torch.no_grad()
     def reconstruct_keyframe(self, fmri: torch.Tensor, prior_generator: torch.Generator, keyframe_generator: torch.Generator,
                              prior_steps: int = 20, keyframe_steps: int = 25, keyframe_guidance_scale: float = 5.0,
-                             init_image: np.ndarray | None = None, keyframe_strength: float = 1.0) -> np.ndarray:
+                             init_image: np.ndarray | None = None, keyframe_strength: float = 1.0,
+                             unconditional: str = "zeros") -> np.ndarray:
         """SR -> clip_voxels -> prior (dalle2 DDIM) -> unCLIP -> uint8 (H, W, 3) (spec §4.1-4.2)."""
         clip_voxels = self.semantics(fmri.to(self.device, self.semantics.dtype)).clip_voxels
         tokens = self.semantics.sample_tokens(clip_voxels, prior_steps, generator=prior_generator)
@@ -206,7 +209,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
             size = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
             image = resize_frames(init_image[None], size)
         out = pipe(tokens.to(pipe.unet.dtype), num_inference_steps=keyframe_steps, guidance_scale=keyframe_guidance_scale,
-                   generator=keyframe_generator, image=image, strength=keyframe_strength)
+                   generator=keyframe_generator, image=image, strength=keyframe_strength, unconditional=unconditional)
         return out.images[0]
 
     @torch.no_grad()
@@ -242,7 +245,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
                  use_caption: bool | None = None, alpha_mode: str = "code_parity", alpha_strength: float = 0.3,
                  controlnet_conditioning_scale: float = 1.0, num_inference_steps: int = 25, guidance_scale: float = 8.5,
                  prior_steps: int = 20, keyframe_steps: int = 25, keyframe_guidance_scale: float = 5.0,
-                 keyframe_init: str = "noise", keyframe_strength: float = 0.8, control_frame: np.ndarray | None = None,
+                 keyframe_init: str = "noise", keyframe_strength: float = 0.8, keyframe_unconditional: str = "zeros",
+                 control_frame: np.ndarray | None = None,
                  negative_prompt: str = NEGATIVE_PROMPT, seed: int | None = None,
                  generator: torch.Generator | None = None) -> NeuroClipsOutput:
         """Reconstruct one clip from one fMRI sample (``fmri``: (n_voxels,)).
@@ -251,21 +255,16 @@ class NeuroClipsPipeline(DiffusionPipeline):
         None follows ``use_keyframe``: without a keyframe there is nothing to caption, and the prompt becomes
         "a smooth video"). ``alpha_mode``: ``code_parity`` (default), ``paper_eq5`` or ``sdedit`` with
         ``alpha_strength``. ``keyframe_init="blurry"`` starts unCLIP from the blurry first frame (the paper's
-        variant) at ``keyframe_strength``. ``control_frame`` replaces the keyframe as SparseCtrl's frame-0
+        variant) at ``keyframe_strength``. ``keyframe_unconditional``: unCLIP's CFG input, "zeros" (what the mini
+        zoo was trained with) or "noise" (the reference's N(0, 1) tokens, spec §4.2). ``control_frame`` replaces the keyframe as SparseCtrl's frame-0
         condition (fusion passes the previous clip's last frame). ``seed`` (default: the reference's) or
         ``generator`` makes the call deterministic; the global RNG is never used.
         """
-        settings = {"use_blurry": use_blurry, "use_keyframe": use_keyframe,
-                    "use_caption": use_keyframe if use_caption is None else use_caption,
-                    "alpha_mode": alpha_mode, "alpha_strength": alpha_strength,
-                    "controlnet_conditioning_scale": controlnet_conditioning_scale,
-                    "num_inference_steps": num_inference_steps, "guidance_scale": guidance_scale,
-                    "prior_steps": prior_steps, "keyframe_steps": keyframe_steps,
-                    "keyframe_guidance_scale": keyframe_guidance_scale, "keyframe_init": keyframe_init,
-                    "keyframe_strength": keyframe_strength if keyframe_init == "blurry" else None, "seed": seed}
+        args = locals()
+        settings = _resolve_settings({k: args[k] for k in _CALL_SETTINGS if k != "negative_prompt"}, seed)
         # 1. Check inputs and seed one generator per stage
         x = self.check_inputs(fmri, use_blurry, use_keyframe, alpha_mode, alpha_strength, keyframe_init,
-                              keyframe_strength, control_frame)
+                              keyframe_strength, control_frame, keyframe_unconditional)
         gens = _stage_generators(seed, generator)
         # 2.-4. Blurry video (α), keyframe (β) and caption (γ)
         conditions = self.prepare_conditions(x, gens, settings, keyframe_needed=control_frame is None)
@@ -287,7 +286,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
             t = self._sync()
             keyframe = self.reconstruct_keyframe(
                 x, gens["prior"], gens["keyframe"], s["prior_steps"], s["keyframe_steps"], s["keyframe_guidance_scale"],
-                blurry_frames[0] if s["keyframe_init"] == "blurry" else None, s["keyframe_strength"] or 1.0)
+                blurry_frames[0] if s["keyframe_init"] == "blurry" else None, s["keyframe_strength"] or 1.0,
+                s["keyframe_unconditional"])
             timings["keyframe"] = self._sync() - t
         # 4. Caption of the keyframe (γ)
         if s["use_caption"]:
@@ -340,17 +340,14 @@ class NeuroClipsPipeline(DiffusionPipeline):
         bad = set(kwargs) - set(_CALL_SETTINGS)
         if bad:
             raise TypeError(f"fuse() got unexpected arguments {sorted(bad)}")
-        settings = {**{k: v for k, v in _CALL_SETTINGS.items()}, **kwargs, "seed": seed}
-        if settings["use_caption"] is None:
-            settings["use_caption"] = settings["use_keyframe"]
-        if settings["keyframe_init"] != "blurry":
-            settings["keyframe_strength"] = None
+        settings = _resolve_settings({**_CALL_SETTINGS, **kwargs}, seed)
         negative_prompt = settings.pop("negative_prompt")
         references = references or [None] * len(fmri)
         clips, fused, scores = [], [], []
         for k, f in enumerate(fmri):
             x = self.check_inputs(f, settings["use_blurry"], True, settings["alpha_mode"], settings["alpha_strength"],
-                                  settings["keyframe_init"], settings["keyframe_strength"] or 1.0, None)
+                                  settings["keyframe_init"], settings["keyframe_strength"] or 1.0, None,
+                                  settings["keyframe_unconditional"])
             gens = _stage_generators(seed, None)
             conditions = self.prepare_conditions(x, gens, settings)
             control = None
@@ -369,4 +366,15 @@ class NeuroClipsPipeline(DiffusionPipeline):
 _CALL_SETTINGS = {"use_blurry": True, "use_keyframe": True, "use_caption": None, "alpha_mode": "code_parity",
                   "alpha_strength": 0.3, "controlnet_conditioning_scale": 1.0, "num_inference_steps": 25,
                   "guidance_scale": 8.5, "prior_steps": 20, "keyframe_steps": 25, "keyframe_guidance_scale": 5.0,
-                  "keyframe_init": "noise", "keyframe_strength": 0.8, "negative_prompt": NEGATIVE_PROMPT}
+                  "keyframe_init": "noise", "keyframe_strength": 0.8, "keyframe_unconditional": "zeros",
+                  "negative_prompt": NEGATIVE_PROMPT}
+
+
+def _resolve_settings(settings: dict, seed: int | None) -> dict:
+    """The settings a call ran with: the caption follows the keyframe unless given; strength only where used."""
+    settings = dict(settings, seed=seed)
+    if settings["use_caption"] is None:
+        settings["use_caption"] = settings["use_keyframe"]
+    if settings["keyframe_init"] != "blurry":
+        settings["keyframe_strength"] = None
+    return settings

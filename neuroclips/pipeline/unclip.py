@@ -1,8 +1,10 @@
 """Keyframe generation from CLIP image tokens: the unCLIP stage of the Semantics Reconstructor (spec §3.4).
 
 MindEye2's unclip6 is a latent diffusion UNet that cross-attends to OpenCLIP-bigG's 256x1664 image tokens,
-with all-zero tokens as the unconditional input of classifier-free guidance (sgm zeroes dropped
-embeddings). This pipeline runs any such UNet with a diffusers scheduler; the mini zoo's UNet attends to
+trained with all-zero tokens for dropped conditions (sgm's ucg). At inference the reference's
+``unclip_recon`` gives it i.i.d. N(0, 1) tokens as the unconditional input instead (spec §4.2):
+``unconditional="noise"``. The mini zoo's UNet was trained with zero tokens, so it is sampled with
+``"zeros"``, the default here. This pipeline runs any such UNet with a diffusers scheduler; the mini zoo's UNet attends to
 the mini CLIP's 8x8 grid of tokens.
 """
 
@@ -70,19 +72,27 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
     @torch.no_grad()
     def __call__(self, image_tokens: torch.Tensor, num_inference_steps: int = 25, guidance_scale: float = 5.0,
                  generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
-                 image: np.ndarray | None = None, strength: float = 1.0, output_type: str = "np") -> KeyframeOutput:
+                 image: np.ndarray | None = None, strength: float = 1.0, unconditional: str = "zeros",
+                 output_type: str = "np") -> KeyframeOutput:
         """Generate one keyframe per row of ``image_tokens`` (B, n_tokens, width).
 
         ``image`` (uint8 (B, H, W, 3)) with ``strength`` < 1 starts part-way from that image noised (SDEdit):
         the paper's variant that feeds the blurry video's first frame to unCLIP (spec §4.2). The reference
-        starts from pure noise, the default."""
+        starts from pure noise, the default. ``unconditional``: CFG's unconditional tokens, ``"zeros"`` or
+        ``"noise"`` (the reference's N(0, 1) tokens, drawn from ``generator``)."""
         device, dtype = self._execution_device, self.unet.dtype
         # 1. Check inputs
         self.check_inputs(image_tokens, guidance_scale, num_inference_steps, image, strength)
         cond = image_tokens.to(device=device, dtype=dtype)
         do_cfg = guidance_scale > 1.0
-        # 2. Conditioning: zero tokens are the unconditional input (MindEye2/sgm)
-        context = torch.cat([torch.zeros_like(cond), cond]) if do_cfg else cond
+        # 2. Conditioning: CFG's unconditional tokens are zeros (training's dropped condition) or N(0, 1) noise
+        if unconditional not in ("zeros", "noise"):
+            raise ValueError(f"unconditional must be 'zeros' or 'noise', got {unconditional!r}")
+        if unconditional == "noise":
+            uncond = torch.randn(cond.shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
+        else:
+            uncond = torch.zeros_like(cond)
+        context = torch.cat([uncond, cond]) if do_cfg else cond
         # 3. Timesteps
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         if image is not None:

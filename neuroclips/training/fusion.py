@@ -112,3 +112,36 @@ def evaluate_pairs(model, subject, clip_model, split: str = "test", embeddings: 
     pred, _ = model.same_class(emb[i[neighbours]], emb[j[neighbours]])
     out["neighbours_classifier_balanced_accuracy"] = round(balanced_accuracy(pred.numpy(), same[neighbours]), 4)
     return out
+
+
+def evaluate_on_reconstructions(pipe, subject, n_clips: int = 120, seed: int = 0) -> dict:
+    """Fusion's decision on neighbouring *reconstructed* keyframes of the first ``n_clips`` test clips (what the
+    pipeline judges), beside the same pairs' GT keyframes: balanced accuracy against the category labels."""
+    import torch
+
+    from ..zoo.clip import pixel_values
+
+    categories, movies = _labels(subject, "test")
+    idx = np.arange(min(n_clips, len(categories)))
+    fmri = subject.fmri("test", idx)
+    keyframes = []
+    for f in fmri:
+        x = pipe.check_inputs(f, True, True, "code_parity", 0.3, "noise", 1.0, None)
+        g = torch.Generator().manual_seed(seed)
+        keyframes.append(pipe.reconstruct_keyframe(x, g, torch.Generator().manual_seed(seed + 1)))
+    from .targets import clip_frames
+
+    gt = np.asarray(clip_frames(subject, "test")[idx, KEYFRAME_INDEX])
+    pairs = np.flatnonzero(movies[idx][:-1] == movies[idx][1:])
+    same = np.array([bool(set(categories[i]) & set(categories[i + 1])) for i in pairs])
+    out = {"clips": int(len(idx)), "neighbour_pairs": int(len(pairs)), "same_rate": round(float(same.mean()), 4)}
+    for name, images in (("reconstructed", np.stack(keyframes)), ("gt", gt)):
+        with torch.no_grad():
+            px = pixel_values(images, pipe.image_encoder.config.image_size)
+            e = torch.nn.functional.normalize(pipe.image_encoder(pixel_values=px).image_embeds, dim=-1)
+        for method in ("classifier", "cosine"):
+            pred, _ = pipe.fusion_classifier.same_class(e[pairs], e[pairs + 1], method)
+            pred = pred.numpy()
+            out[f"{name}_{method}_balanced_accuracy"] = round(balanced_accuracy(pred, same), 4)
+            out[f"{name}_{method}_fuse_rate"] = round(float(pred.mean()), 4)
+    return out

@@ -194,3 +194,10 @@ def test_cli_writes_playable_files(tmp_path, capsys):
     assert "out of range" in capsys.readouterr().err
     assert main(["reconstruct", "--subject", "9", "--clip", "0", "--out", str(out)]) == 2
     assert "subject" in capsys.readouterr().err
+
+
+def test_keyframe_unconditional_tokens_option(pipe, fmri, base):
+    noise = pipe(fmri, seed=0, use_blurry=False, keyframe_unconditional="noise", **FAST)
+    assert noise.settings["keyframe_unconditional"] == "noise" and not np.array_equal(noise.keyframe, base.keyframe)
+    with pytest.raises(ValueError, match="keyframe_unconditional"):
+        pipe(fmri, keyframe_unconditional="random")
