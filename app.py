@@ -1,17 +1,24 @@
-"""NeuroClips Studio: `python app.py` serves the embedded default (the simulated world) on 127.0.0.1:7860.
+"""NeuroClips Studio: `python app.py` serves the embedded default (mini zoo, simulated subjects) on 127.0.0.1:7860.
 
-GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override the address, as on Hugging Face Spaces.
+GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override the address, as on Hugging Face Spaces. NEUROCLIPS_ZOO=full
+selects the real checkpoints (a GPU host with their weights); NEUROCLIPS_STEPS=N runs fewer sampler steps
+(a slow CPU host; the About tab says so).
 """
 
 import os
+import threading
 
-from neuroclips.ui.placeholder import build_demo, warm_up
+from neuroclips.ui.app import build_demo
+from neuroclips.ui.studio import Studio, defaults_from_env
 
-demo = build_demo()
+studio = Studio(defaults=defaults_from_env())
+demo = build_demo(studio)
 
 if __name__ == "__main__":
-    warm_up()  # regenerate the first subject's test fMRI in the background if the cache is cold
+    # default clips are reconstructed in the background so that the first visitors browse them at once
+    threading.Thread(target=studio.precompute_defaults, daemon=True, name="precompute").start()
     demo.queue(default_concurrency_limit=1, max_size=16).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        allowed_paths=[str(studio.store.root)],  # the results store, and nothing else beyond gradio's own
     )

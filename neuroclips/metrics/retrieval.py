@@ -32,3 +32,15 @@ def retrieval_top1(brain, images, n_way: int = 300, split: str = "consecutive", 
             kf.append(np.mean(sim.argmax(1) == np.arange(n_way)))
             fm.append(np.mean(sim.argmax(0) == np.arange(n_way)))
     return {"keyframe": float(np.mean(kf)), "fmri": float(np.mean(fm)), "chance": 1.0 / n_way, "folds": len(kf)}
+
+
+def retrieval_rank(brain, images, index: int) -> int:
+    """Rank (1 = best) of image ``index`` among ``images`` by cosine similarity to ``brain[index]``: where one
+    clip's true keyframe falls among its fold's candidates (keyframe retrieval for a single clip)."""
+    b = np.asarray(brain, np.float64).reshape(len(brain), -1)
+    im = np.asarray(images, np.float64).reshape(len(images), -1)
+    if len(b) != len(im) or not 0 <= index < len(b):
+        raise ValueError(f"index {index} out of range for {len(b)} brain embeddings and {len(im)} images")
+    im /= np.linalg.norm(im, axis=1, keepdims=True) + 1e-12
+    sim = im @ b[index]
+    return int((sim > sim[index]).sum()) + 1

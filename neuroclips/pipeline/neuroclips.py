@@ -319,9 +319,13 @@ class NeuroClipsPipeline(DiffusionPipeline):
         settings = {**s, "control_frame_given": control_frame is not None, "video_controlnet_calls": video.controlnet_calls,
                     "device": str(self.device), "dtype": str(self.unet.dtype).replace("torch.", ""),
                     "versions": dict(self.versions)}
-        return NeuroClipsOutput(video=video.frames, fps=FPS_VIDEO, blurry_frames=c["blurry_frames"],
-                                blurry_video=blurry_video, keyframe=c["keyframe"], control_frame=control,
-                                caption=c["caption"], prompt=prompt, reference=reference,
+        # stages that are off stay None even when the conditions were prepared for more (the app caches them)
+        keyframe_used = s["use_keyframe"] or s["use_caption"]
+        blurry_used = s["use_blurry"] or (s["keyframe_init"] == "blurry" and s["use_keyframe"])
+        return NeuroClipsOutput(video=video.frames, fps=FPS_VIDEO,
+                                blurry_frames=c["blurry_frames"] if blurry_used else None, blurry_video=blurry_video,
+                                keyframe=c["keyframe"] if keyframe_used else None, control_frame=control,
+                                caption=c["caption"] if s["use_caption"] else None, prompt=prompt, reference=reference,
                                 timings={k: round(v, 4) for k, v in timings.items()}, settings=settings)
 
     def fuse(self, fmri, references: list[np.ndarray | None] | None = None, fusion: str = "classifier",

@@ -1,0 +1,1 @@
+"""The Gradio app: :mod:`.studio` holds state and work (no Gradio), :mod:`.app` builds the Blocks."""

@@ -1,0 +1,38 @@
+"""Per-clip metrics of a reconstruction (spec §7.1-§7.3): the 16-frame video is evaluated at 3 FPS, on the
+frames that sit on the GT frames' times (0, 3, ..., 15: the originals of the reference's 6 -> 16
+interpolation), against the 6 GT frames, at the GT's resolution."""
+
+from __future__ import annotations
+
+import numpy as np
+
+EVAL_FRAMES = np.arange(0, 16, 3)
+
+
+def frames_for_evaluation(video: np.ndarray, size: int | None = None) -> np.ndarray:
+    """The 6 frames at 3 FPS of a 16-frame video, resized to ``size`` (bilinear, antialiased) if given."""
+    from ..pipeline.video import resize_frames
+
+    if len(video) != 16:
+        raise ValueError(f"expected a 16-frame video (8 FPS), got {len(video)} frames")
+    frames = np.asarray(video)[EVAL_FRAMES]
+    return resize_frames(frames, size) if size else frames
+
+
+def video_metrics(video: np.ndarray, reference: np.ndarray, embed=None) -> dict[str, float]:
+    """SSIM (MindEye and MinD-Video variants), PSNR and, given ``embed`` (uint8 frames -> L2-normalised CLIP
+    embeddings), CLIP-pcc and the mean CLIP similarity to the GT frames. ``reference``: the 6 GT frames at 3 FPS."""
+    from .frames import psnr, ssim
+    from .semantic import clip_pcc, frame_similarity
+
+    reference = np.asarray(reference)
+    if len(reference) != len(EVAL_FRAMES):
+        raise ValueError(f"reference must be the {len(EVAL_FRAMES)} GT frames at 3 FPS, got {len(reference)}")
+    pred = frames_for_evaluation(video, reference.shape[1])
+    out = {"ssim": ssim(pred, reference), "ssim_mindvideo": ssim(pred, reference, "mindvideo"),
+           "psnr": psnr(pred, reference)}
+    if embed is not None:
+        e_pred, e_ref = np.asarray(embed(pred)), np.asarray(embed(reference))
+        out["clip_pcc"] = clip_pcc(e_pred)
+        out["clip_similarity_to_gt"] = float(frame_similarity(e_pred, e_ref).mean())
+    return out

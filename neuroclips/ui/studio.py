@@ -1,0 +1,348 @@
+"""What the app does, without Gradio: pipelines loaded once and shared across subjects, per-stage caching so
+a guidance toggle only re-runs the video, a results store on disk, per-clip metrics, fusion and flatmaps.
+The UI (:mod:`neuroclips.ui.app`) only turns these results into components."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from ..data import SubjectData, available_simulated_subjects, load_subject
+from ..pipeline.neuroclips import _CALL_SETTINGS, _resolve_settings, _stage_generators
+from ..results import ResultsStore, result_key
+
+KEYFRAME_INDEX = 2  # the GT frame the keyframe stands for (spec §1.3)
+RETRIEVAL_WAY = 300  # keyframe retrieval among the 300 clips of the clip's fold (spec §7.4)
+CAPTION_SOURCES = ("keyframe", "ground truth")
+DEFAULT_CLIPS = (42, 300, 700)
+
+
+def defaults_from_env() -> dict:
+    """``$NEUROCLIPS_STEPS`` (e.g. on a slow CPU host): fewer DDIM steps for the prior, unCLIP and the video."""
+    steps = os.environ.get("NEUROCLIPS_STEPS")
+    if not steps:
+        return {}
+    n = int(steps)
+    if n < 1:
+        raise ValueError(f"NEUROCLIPS_STEPS must be >= 1, got {steps}")
+    return {"num_inference_steps": n, "keyframe_steps": n, "prior_steps": min(n, 20)}
+
+
+def choose_zoo() -> str:
+    """``$NEUROCLIPS_ZOO`` if set; else the full zoo where its weights and a GPU are present; else mini."""
+    env = os.environ.get("NEUROCLIPS_ZOO")
+    if env:
+        return env
+    import torch
+
+    from ..zoo import zoo_dir
+
+    return "full" if torch.cuda.is_available() and (zoo_dir("full") / "model_index.json").exists() else "mini"
+
+
+class LRU(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def put(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+    def fetch(self, key):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+
+class Studio:
+    """The app's state. Thread-safe: model calls are serialised by one lock (the queue allows one at a time
+    anyway); cached results are read without it."""
+
+    def __init__(self, zoo: str | None = None, results_root: str | os.PathLike | None = None,
+                 defaults: dict | None = None):
+        """``defaults``: pipeline settings the UI does not expose (e.g. fewer steps on a slow host)."""
+        from ..paths import cache_dir
+
+        unknown = set(defaults or {}) - set(_CALL_SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown pipeline settings {sorted(unknown)}")
+        self.defaults = dict(defaults or {})
+        self.zoo = zoo or choose_zoo()
+        self.subjects = available_simulated_subjects()
+        self.source = "simulated"
+        self.store = ResultsStore(Path(results_root) if results_root else cache_dir() / "results" / self.zoo)
+        self.lock = threading.RLock()
+        self._pipes: dict[int, object] = {}
+        self._data: dict[int, SubjectData] = {}
+        self._conditions = LRU(32)
+        self._retrieval = LRU(6)
+        self._figures = LRU(6)
+
+    # ------------------------------------------------------------------------------------------------ loading
+    def data(self, subject: int) -> SubjectData:
+        subject = int(subject)
+        if subject not in self._data:
+            self._data[subject] = load_subject(self.source, subject)
+        return self._data[subject]
+
+    def pipeline(self, subject: int):
+        """The subject's pipeline: the zoo is loaded once, each subject adds only its PR and SR."""
+        from ..models import PerceptionReconstructor, SemanticsReconstructor
+        from ..pipeline import NeuroClipsPipeline
+        from ..zoo import load_reconstructor
+
+        subject = int(subject)
+        with self.lock:
+            if subject not in self._pipes:
+                if not self._pipes:
+                    self._pipes[subject] = NeuroClipsPipeline.from_pretrained(self.zoo, subject=subject)
+                else:
+                    base = next(iter(self._pipes.values()))
+                    (pr, v_pr), (sr, v_sr) = (load_reconstructor(cls, name, subject, dtype=base.unet.dtype)
+                                              for name, cls in (("perception", PerceptionReconstructor),
+                                                                ("semantics", SemanticsReconstructor)))
+                    self._pipes[subject] = base.with_reconstructors(pr.to(base.device), sr.to(base.device),
+                                                                    {"perception": v_pr, "semantics": v_sr})
+            return self._pipes[subject]
+
+    def check_clip(self, subject: int, clip: int, n: int = 1) -> SubjectData:
+        data = self.data(subject)
+        total = data.num_clips("test")
+        if not 0 <= int(clip) <= int(clip) + n - 1 < total:
+            raise IndexError(f"test clip {int(clip)}{f' to {int(clip) + n - 1}' if n > 1 else ''} is out of range: "
+                             f"subject {subject} has test clips 0 to {total - 1}")
+        return data
+
+    # ------------------------------------------------------------------------------------------------ browsing
+    def search_clips(self, subject: int, query: str = "", limit: int = 48) -> list[tuple[int, str]]:
+        """(clip, "index: caption [categories]") of test clips whose caption or categories contain every word."""
+        data = self.data(subject)
+        words = [w for w in query.lower().split() if w]
+        out = []
+        for i in range(data.num_clips("test")):
+            text = f"{data.caption('test', i)} [{', '.join(data.categories('test', i))}]"
+            if all(w in text.lower() or w == str(i) for w in words):
+                out.append((i, f"{i}: {text}"))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def thumbnail(self, subject: int, clip: int) -> np.ndarray:
+        return self.data(subject).frames("test", int(clip))[KEYFRAME_INDEX]
+
+    # ------------------------------------------------------------------------------------------------ reconstruct
+    def settings(self, **guidance) -> dict:
+        unknown = set(guidance) - set(_CALL_SETTINGS) - {"caption_source", "seed"}
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)}")
+        source = guidance.pop("caption_source", "keyframe")
+        if source not in CAPTION_SOURCES:
+            raise ValueError(f"caption_source must be one of {CAPTION_SOURCES}, got {source!r}")
+        seed = guidance.pop("seed", None)
+        settings = _resolve_settings({**_CALL_SETTINGS, **self.defaults, **guidance}, seed)
+        settings.pop("negative_prompt")
+        settings["caption_source"] = source if settings["use_caption"] else None
+        return settings
+
+    def key(self, subject: int, clip: int, settings: dict) -> str:
+        return result_key(self.source, int(subject), int(clip), settings, self.pipeline(subject).versions)
+
+    def cached(self, subject: int, clip: int, seed: int | None = None, **guidance) -> dict | None:
+        settings = self.settings(seed=seed, **guidance)
+        return self.store.get(self.key(subject, clip, settings))
+
+    def reconstruct(self, subject: int, clip: int, seed: int | None = None, progress=None, **guidance) -> dict:
+        """The stored record of one reconstruction (computed now if new): files, caption, metrics, timings."""
+        data = self.check_clip(subject, clip)
+        settings = self.settings(seed=seed, **guidance)
+        pipe = self.pipeline(subject)
+        key = self.key(subject, clip, settings)
+        record = self.store.get(key)
+        if record is not None:
+            record["from_cache"] = True
+            return record
+        with self.lock:
+            c = data.clip("test", int(clip), fps=max(data.frame_rates))
+            gens = _stage_generators(seed, None)
+            cond_key = (int(subject), int(clip), seed, settings["prior_steps"], settings["keyframe_steps"],
+                        settings["keyframe_guidance_scale"], settings["keyframe_init"], settings["keyframe_strength"],
+                        settings["keyframe_unconditional"])
+            conditions = self._conditions.fetch(cond_key)
+            if conditions is None:
+                if progress:
+                    progress(0.1, desc="blurry video, keyframe and caption")
+                full = dict(settings, use_blurry=True, use_keyframe=True, use_caption=True)
+                x = pipe.check_inputs(c.fmri, True, True, settings["alpha_mode"], settings["alpha_strength"],
+                                      settings["keyframe_init"], settings["keyframe_strength"] or 1.0, None,
+                                      settings["keyframe_unconditional"])
+                conditions = self._conditions.put(cond_key, pipe.prepare_conditions(x, gens, full))
+                reused = False
+            else:
+                reused = True
+            if settings["caption_source"] == "ground truth":
+                conditions = dict(conditions, caption=c.caption)
+            if progress:
+                progress(0.5, desc="text-to-video")
+            out = pipe.generate(conditions if not reused else dict(conditions, timings={}), gens, settings,
+                                reference=c.frames)
+            if progress:
+                progress(0.9, desc="metrics")
+            metrics = self.metrics(subject, int(clip), out, data)
+            info = {"source": self.source, "subject": int(subject), "clip": int(clip), "gt_caption": c.caption,
+                    "gt_categories": list(c.categories), "reference_fps": max(data.frame_rates), "metrics": metrics,
+                    "reused_stages": ["blurry", "keyframe", "caption"] if reused else []}
+            record = self.store.put(key, lambda folder: _write_result(folder, out, info))
+        record["from_cache"] = False
+        return record
+
+    def metrics(self, subject: int, clip: int, out, data: SubjectData) -> dict:
+        """Final and blurry video vs GT at 3 FPS (SSIM, PSNR, CLIP-pcc), and the keyframe's retrieval rank."""
+        from ..metrics import video_metrics
+
+        pipe = self.pipeline(subject)
+        gt = data.frames("test", clip, 3)
+
+        def embed(frames):
+            return pipe.embed_images(frames).cpu().numpy()
+
+        result = {"final": video_metrics(out.video, gt, embed)}
+        if out.blurry_video is not None:
+            result["blurry"] = video_metrics(out.blurry_video, gt, embed)
+        result["keyframe_retrieval"] = self.retrieval(subject, clip)
+        return result
+
+    def retrieval(self, subject: int, clip: int) -> dict:
+        """Rank of the clip's GT keyframe among its fold's 300 by similarity to SR's clip_voxels (spec §7.4)."""
+        import torch
+
+        from ..metrics import retrieval_rank
+        from ..zoo.clip import image_tokens, pixel_values
+
+        data, pipe = self.data(subject), self.pipeline(subject)
+        n = data.num_clips("test")
+        if n < RETRIEVAL_WAY:
+            return {}
+        start = min(clip // RETRIEVAL_WAY * RETRIEVAL_WAY, n - RETRIEVAL_WAY)
+        fold = self._retrieval.fetch((subject, start))
+        if fold is None:
+            idx = np.arange(start, start + RETRIEVAL_WAY)
+            with torch.no_grad():
+                cv = pipe.semantics(torch.as_tensor(data.fmri("test", idx), device=pipe.device,
+                                                    dtype=pipe.semantics.dtype)).clip_voxels.float().cpu().numpy()
+                frames = np.stack([data.frames("test", int(i))[KEYFRAME_INDEX] for i in idx])
+                enc = pipe.image_encoder
+                tokens = image_tokens(enc.vision_model, pixel_values(frames, enc.config.image_size).to(
+                    pipe.device, enc.dtype)).float().cpu().numpy()
+            fold = self._retrieval.put((subject, start), (cv, tokens))
+        rank = retrieval_rank(*fold, clip - start)
+        return {"rank": rank, "n_way": RETRIEVAL_WAY, "fold_start": start}
+
+    # ------------------------------------------------------------------------------------------------ fusion
+    def long_video(self, subject: int, clip: int, n_clips: int = 3, fusion: str = "classifier", seed: int | None = None,
+                   out_dir: str | os.PathLike | None = None) -> dict:
+        """Multi-fMRI fusion of ``n_clips`` consecutive clips: the long mp4, per-pair decisions, keyframes."""
+        from ..pipeline.export import write_mp4, write_png
+
+        if not 2 <= int(n_clips) <= 3:
+            raise ValueError(f"fusion chains 2 or 3 clips, got {n_clips}")
+        data = self.check_clip(subject, clip, int(n_clips))
+        pipe = self.pipeline(subject)
+        idx = list(range(int(clip), int(clip) + int(n_clips)))
+        key = result_key(self.source, int(subject), int(clip),
+                         {"fusion": fusion, "n_clips": int(n_clips), "seed": seed, **self.defaults}, pipe.versions)
+        record = self.store.get(key)
+        if record is not None:
+            return record
+        with self.lock:
+            long = pipe.fuse(data.fmri("test", idx), fusion=fusion, seed=seed, **self.defaults)
+            threshold = (pipe.fusion_classifier.config.threshold if fusion == "classifier"
+                         else pipe.fusion_classifier.config.cosine_threshold)
+            pairs = [{"clips": [a, a + 1], "same_class": same, "score": score, "threshold": threshold,
+                      "gt_categories": [list(data.categories("test", a)), list(data.categories("test", a + 1))]}
+                     for a, same, score in zip(idx, long.fused, long.scores)]
+
+            def write(folder: Path):
+                from ..io import atomic_write_json
+
+                files = {"video": write_mp4(long.video, folder / "long_video.mp4", long.fps).name}
+                for i, c in zip(idx, long.clips):
+                    files[f"keyframe_{i}"] = write_png(c.keyframe, folder / f"keyframe_{i}.png").name
+                atomic_write_json(folder / ResultsStore.RECORD, {"subject": int(subject), "clips": idx, "fusion": fusion,
+                                                                 "pairs": pairs, "captions": [c.caption for c in long.clips],
+                                                                 "seconds": long.settings["seconds"], "files": files})
+
+            return self.store.put(key, write)
+
+    # ------------------------------------------------------------------------------------------------ brain
+    def flatmaps(self, subject: int):
+        """(plotly figure of PR vs SR first-layer voxel weights, per-area bar chart); cached per subject."""
+        from ..flatmaps.export import default_checkpoint, subject_maps
+        from ..flatmaps.plot import plot_flatmap
+        from ..flatmaps.weights import plot_area_summary
+
+        subject = int(subject)
+        figs = self._figures.fetch(subject)
+        if figs is None:
+            data = self.data(subject)
+            maps = subject_maps(data, {m: default_checkpoint(subject, m) for m in ("perception", "semantics")})
+            shown = {k: maps[k] for k in ("perception (ridge)", "semantics (ridge)") if k in maps}
+            bars = {k: v for k, v in maps.items() if k in ("perception (ridge)", "semantics (ridge)", "GT perception",
+                                                             "GT semantics")}
+            figs = self._figures.put(subject, (plot_flatmap(shown, title=f"subject {subject}: first-layer voxel weights"),
+                                               plot_area_summary(bars)))
+        return figs
+
+    # ------------------------------------------------------------------------------------------------ warm-up
+    def precompute_defaults(self, subject: int | None = None, clips=DEFAULT_CLIPS) -> None:
+        """Reconstruct a few clips with the default settings (at start, in a background thread)."""
+        subject = subject or (self.subjects[0] if self.subjects else None)
+        if subject is None:
+            return
+        for clip in clips:
+            if clip < self.data(subject).num_clips("test"):
+                self.reconstruct(subject, clip, seed=0)
+
+    def about(self) -> dict:
+        import torch
+
+        pipe = next(iter(self._pipes.values()), None)
+        return {"zoo": self.zoo, "source": self.source, "subjects": self.subjects,
+                "device": str(pipe.device) if pipe is not None else ("cuda" if torch.cuda.is_available() else "cpu"),
+                "versions": dict(pipe.versions) if pipe is not None else {}, "results": str(self.store.root),
+                "defaults": self.defaults}
+
+
+def side_by_side(*videos: np.ndarray, gap: int = 2) -> np.ndarray:
+    """Videos of equal length next to each other (resized to the first one's height), white gaps between."""
+    from ..pipeline.video import resize_frames
+
+    h = videos[0].shape[1]
+    parts = []
+    for k, v in enumerate(videos):
+        v = resize_frames(np.asarray(v), h) if v.shape[1] != h else np.asarray(v)
+        if k:
+            parts.append(np.full((len(v), h, gap, 3), 255, np.uint8))
+        parts.append(v)
+    return np.concatenate(parts, axis=2)
+
+
+def _write_result(folder: Path, out, info: dict) -> None:
+    from ..io import atomic_write_json
+    from ..pipeline.export import save_reconstruction, write_mp4
+
+    videos = [v for v in (out.reference, out.blurry_video, out.video) if v is not None]
+    if out.reference is not None and len(out.reference) != len(out.video):
+        videos = [v for v in (out.blurry_video, out.video) if v is not None]
+    panel = write_mp4(side_by_side(*videos), folder / "side_by_side.mp4", out.fps).name
+    record = save_reconstruction(out, folder, info)
+    record["files"]["side_by_side"] = panel
+    atomic_write_json(folder / ResultsStore.RECORD, record)
