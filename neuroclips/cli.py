@@ -256,6 +256,36 @@ def _evaluate_fusion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .metrics.batch import run_evaluation
+
+    if args.clip_list:
+        clips = list(args.clip_list)
+    else:
+        clips = np.linspace(0, 1199, args.clips).round().astype(int).tolist()  # spread over the 5 test movies
+    settings = {"num_inference_steps": args.steps} if args.steps != 25 else {}
+    summary = run_evaluation(args.subjects, clips, [v.strip() for v in args.variants.split(",")], args.out, settings,
+                             args.n_way, args.seed)
+    if summary is not None:
+        print(summary["markdown"])
+    return 0
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
+    from .data.simulated import SimulatedSubject
+    from .metrics.classification import train_category_classifier
+    from .zoo import load_clip, zoo_dir
+    from .zoo.clip import image_embeds
+
+    clip = load_clip("mini")
+    _, info = train_category_classifier(SimulatedSubject(args.subject), lambda f: image_embeds(clip, f).numpy(),
+                                        Path(args.out) if args.out else zoo_dir("mini") / "classifier")
+    print(json.dumps(info, indent=2))
+    return 0
+
+
 def _train_fusion(args: argparse.Namespace) -> int:
     from .data.simulated import SimulatedSubject
     from .training.fusion import FusionTrainingConfig, train_fusion
@@ -385,6 +415,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--out", help="output folder (default: demo_data/zoo/mini/fusion)")
     p.set_defaults(func=_train_fusion)
+
+    p = sub.add_parser("evaluate", help="the paper's metrics over test clips and ablation variants (Tables 1-2); "
+                       "shard with `accelerate launch -m neuroclips evaluate ...`")
+    p.add_argument("--subjects", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--variants", default="full,no-keyframe,no-blurry,no-caption")
+    p.add_argument("--clips", type=int, default=1200, help="N test clips spread evenly over the test set")
+    p.add_argument("--clip-list", type=int, nargs="+", help="these test clips instead")
+    p.add_argument("--steps", type=int, default=25, help="DDIM steps of the video model")
+    p.add_argument("--n-way", type=int, default=10, help="the larger N of N-way classification (the mini zoo has "
+                   "~17 classes; the paper's 50 needs ImageNet/Kinetics classifiers)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="docs/evaluation", help="records/, summary.{md,csv,html,json}")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("train-classifier", help="the mini zoo's category classifier for N-way classification")
+    p.add_argument("--subject", type=int, default=1)
+    p.add_argument("--out", help="default: demo_data/zoo/mini/classifier")
+    p.set_defaults(func=_train_classifier)
 
     p = sub.add_parser("evaluate-fusion", help="fusion's decisions on neighbouring reconstructed vs GT keyframes")
     p.add_argument("--subject", type=int, default=1)

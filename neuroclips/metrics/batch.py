@@ -1,0 +1,156 @@
+"""Batch evaluation (paper Tables 1-2): every (subject, clip, variant) is reconstructed once, its metrics
+written as one JSON record (atomic; existing records are skipped, so a run resumes), and a summary in the
+paper's layout (mean ± SD over clips) is written as Markdown, CSV and a plotly chart.
+
+Clips are sharded across processes: under ``accelerate launch`` each process takes every k-th clip; the
+main process writes the summary once all are done. The variants share each clip's blurry video, keyframe
+and caption (computed once), as they differ only in what reaches the video model.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = {"full": {}, "no-keyframe": {"use_keyframe": False}, "no-blurry": {"use_blurry": False},
+            "no-caption": {"use_caption": False}}
+METRICS = ("ssim", "ssim_mindvideo", "psnr", "clip_pcc", "frame_2way", "frame_nway", "video_2way", "video_nway")
+
+
+def evaluate_clip(pipe, classifier, data, clip: int, variants: list[str], settings: dict, n_way: int,
+                  seed: int | None = None) -> dict[str, dict]:
+    """Metrics of one clip under each variant: SSIM (both), PSNR, CLIP-pcc at 3 FPS; frame and video N-way
+    top-1 (2-way and ``n_way``) with ``classifier``."""
+    from ..pipeline.neuroclips import _CALL_SETTINGS, _resolve_settings, _stage_generators
+    from .classification import n_way_top1
+    from .video import frames_for_evaluation, video_metrics
+
+    gt = data.frames("test", clip, 3)
+    fmri = data.clip("test", clip).fmri
+    base = _resolve_settings({**_CALL_SETTINGS, **settings}, seed)
+    base.pop("negative_prompt")
+    gens = _stage_generators(seed, None)
+    x = pipe.check_inputs(fmri, True, True, base["alpha_mode"], base["alpha_strength"], base["keyframe_init"],
+                          base["keyframe_strength"] or 1.0, None, base["keyframe_unconditional"])
+    conditions = pipe.prepare_conditions(x, gens, dict(base, use_blurry=True, use_keyframe=True, use_caption=True))
+    gt_frame_logits, gt_video_logits = classifier.frames(gt), classifier.videos(gt[None])
+
+    def embed(frames):
+        return pipe.embed_images(frames).cpu().numpy()
+
+    out = {}
+    for variant in variants:
+        s = _resolve_settings({**base, "use_caption": None, **VARIANTS[variant]}, seed)
+        video = pipe.generate(conditions, _stage_generators(seed, None), s).video
+        m = video_metrics(video, gt, embed)
+        pred = frames_for_evaluation(video, gt.shape[1])
+        pf, pv = classifier.frames(pred), classifier.videos(pred[None])
+        for name, n in (("2way", 2), ("nway", n_way)):
+            m[f"frame_{name}"] = n_way_top1(gt_frame_logits, pf, n, seed=clip)["accuracy"]
+            m[f"video_{name}"] = n_way_top1(gt_video_logits, pv, n, seed=clip)["accuracy"]
+        out[variant] = {k: float(v) for k, v in m.items()}
+    return out
+
+
+def run_evaluation(subjects: list[int], clips: list[int], variants: list[str], out_dir: str | Path,
+                   settings: dict | None = None, n_way: int = 10, seed: int | None = None, progress: bool = True) -> dict | None:
+    """Evaluate; returns the summary on the main process (None on the others)."""
+    from accelerate import PartialState
+
+    from ..data import load_subject
+    from ..io import atomic_write_json
+    from ..models import PerceptionReconstructor, SemanticsReconstructor
+    from ..pipeline import NeuroClipsPipeline
+    from ..zoo import load_reconstructor, zoo_dir
+    from .classification import CategoryClassifier
+
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise ValueError(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
+    state = PartialState()
+    out = Path(out_dir)
+    settings = dict(settings or {})
+    pipe = None
+    for subject in subjects:
+        data = load_subject("simulated", subject)
+        n = data.num_clips("test")
+        bad = [c for c in clips if not 0 <= c < n]
+        if bad:
+            raise IndexError(f"clips {bad[:5]} are out of range: subject {subject} has test clips 0 to {n - 1}")
+        mine = [c for k, c in enumerate(clips) if k % state.num_processes == state.process_index]
+        todo = [c for c in mine if not (out / "records" / f"sub-{subject:02d}" / f"clip-{c:04d}.json").exists()]
+        if not todo:
+            continue
+        if pipe is None:
+            pipe = NeuroClipsPipeline.from_pretrained("mini", subject=subject, device=state.device)
+            classifier = CategoryClassifier.load(zoo_dir("mini") / "classifier",
+                                                 lambda f: pipe.embed_images(f).cpu().numpy())
+        else:
+            pr, v_pr = load_reconstructor(PerceptionReconstructor, "perception", subject, dtype=pipe.unet.dtype)
+            sr, v_sr = load_reconstructor(SemanticsReconstructor, "semantics", subject, dtype=pipe.unet.dtype)
+            pipe = pipe.with_reconstructors(pr.to(pipe.device), sr.to(pipe.device), {"perception": v_pr, "semantics": v_sr})
+        for i, c in enumerate(todo):
+            record = {"subject": subject, "clip": c, "settings": settings, "seed": seed, "versions": pipe.versions,
+                      "metrics": evaluate_clip(pipe, classifier, data, c, variants, settings, n_way, seed)}
+            atomic_write_json(out / "records" / f"sub-{subject:02d}" / f"clip-{c:04d}.json", record)
+            if progress:
+                print(f"[{state.process_index}] subject {subject} clip {c} ({i + 1}/{len(todo)})", flush=True)
+    state.wait_for_everyone()
+    if not state.is_main_process:
+        return None
+    summary = summarise(out, subjects, variants, n_way)
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def summarise(out_dir: str | Path, subjects: list[int], variants: list[str], n_way: int) -> dict:
+    """Mean ± SD over clips per subject and variant, and the mean over subjects; Markdown, CSV, plotly HTML."""
+    from ..io import atomic_path
+
+    out = Path(out_dir)
+    rows = []
+    for subject in subjects:
+        records = [json.loads(p.read_text()) for p in sorted((out / "records" / f"sub-{subject:02d}").glob("clip-*.json"))]
+        for variant in variants:
+            vals = {m: [r["metrics"][variant][m] for r in records if variant in r["metrics"]] for m in METRICS}
+            if vals["ssim"]:
+                rows.append({"subject": subject, "variant": variant, "clips": len(vals["ssim"]),
+                             **{m: float(np.mean(v)) for m, v in vals.items()},
+                             **{f"{m}_sd": float(np.std(v)) for m, v in vals.items()}})
+    for variant in variants:
+        sub = [r for r in rows if r["variant"] == variant and r["subject"] != "mean"]
+        if sub:
+            rows.append({"subject": "mean", "variant": variant, "clips": sum(r["clips"] for r in sub),
+                         **{m: float(np.mean([r[m] for r in sub])) for m in METRICS},
+                         **{f"{m}_sd": float(np.mean([r[f"{m}_sd"] for r in sub])) for m in METRICS}})
+    with atomic_path(out / "summary.csv") as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["subject"])
+        w.writeheader()
+        w.writerows(rows)
+    names = {"frame_2way": "frame 2-way", "frame_nway": f"frame {n_way}-way", "video_2way": "video 2-way",
+             "video_nway": f"video {n_way}-way", "clip_pcc": "CLIP-pcc", "ssim": "SSIM", "ssim_mindvideo": "SSIM (MinD-Video)",
+             "psnr": "PSNR"}
+    order = ("video_2way", "video_nway", "clip_pcc", "frame_2way", "frame_nway", "ssim", "ssim_mindvideo", "psnr")
+    lines = ["| subject | variant | clips | " + " | ".join(names[m] for m in order) + " |",
+             "|---|---|---|" + "---|" * len(order)]
+    for r in rows:
+        lines.append(f"| {r['subject']} | {r['variant']} | {r['clips']} | "
+                     + " | ".join(f"{r[m]:.3f} ± {r[m + '_sd']:.3f}" for m in order) + " |")
+    with atomic_path(out / "summary.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for variant in variants:
+        r = next((r for r in rows if r["subject"] == "mean" and r["variant"] == variant), None)
+        if r:
+            fig.add_trace(go.Bar(name=variant, x=[names[m] for m in order if m != "psnr"],
+                                 y=[r[m] for m in order if m != "psnr"],
+                                 error_y=dict(type="data", array=[r[m + "_sd"] for m in order if m != "psnr"])))
+    fig.update_layout(barmode="group", title="Mean over subjects (± SD over clips)", height=420)
+    with atomic_path(out / "summary.html") as tmp:
+        fig.write_html(str(tmp), include_plotlyjs="cdn")
+    return {"rows": rows, "markdown": "\n".join(lines), "n_way": n_way}
