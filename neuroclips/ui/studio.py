@@ -101,6 +101,8 @@ class Studio:
         from ..zoo import load_reconstructor
 
         subject = int(subject)
+        if subject in self._pipes:  # no lock: a cached lookup must not wait for a running reconstruction
+            return self._pipes[subject]
         with self.lock:
             if subject not in self._pipes:
                 if not self._pipes:
