@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train_fusion)
 
     p = sub.add_parser("evaluate", help="the paper's metrics over test clips and ablation variants (Tables 1-2); "
-                       "shard with `accelerate launch -m neuroclips evaluate ...`")
+                       "shard with `accelerate launch` (GPUs) or `python -m torch.distributed.run` (CPUs)")
     p.add_argument("--subjects", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--variants", default="full,no-keyframe,no-blurry,no-caption")
     p.add_argument("--clips", type=int, default=1200, help="N test clips spread evenly over the test set")

@@ -2,8 +2,10 @@
 written as one JSON record (atomic; existing records are skipped, so a run resumes), and a summary in the
 paper's layout (mean ± SD over clips) is written as Markdown, CSV and a plotly chart.
 
-Clips are sharded across processes: under ``accelerate launch`` each process takes every k-th clip; the
-main process writes the summary once all are done. The variants share each clip's blurry video, keyframe
+Clips are sharded across processes: under ``accelerate launch`` (GPUs) or ``torch.distributed.run`` (CPUs)
+each process takes every k-th clip; the main process writes the summary once all are done. Outputs are
+bit-identical for a seed on one host and thread count; other thread counts round differently, and the
+sampler amplifies that. The variants share each clip's blurry video, keyframe
 and caption (computed once), as they differ only in what reaches the video model.
 """
 
@@ -70,7 +72,9 @@ def run_evaluation(subjects: list[int], clips: list[int], variants: list[str], o
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         raise ValueError(f"unknown variants {sorted(unknown)}; choose from {list(VARIANTS)}")
-    state = PartialState()
+    import torch
+
+    state = PartialState(cpu=not torch.cuda.is_available())  # cpu=True lets gloo run several CPU processes
     out = Path(out_dir)
     settings = dict(settings or {})
     pipe = None
