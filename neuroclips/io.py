@@ -11,6 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+# Read once at import: os.umask() can only be read by setting it, which would race with other threads.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -19,9 +23,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600 files; give them the usual permissions
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600 files; give them the usual permissions
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:

@@ -233,9 +233,12 @@ class NeuroClipsPipeline(DiffusionPipeline):
         """Fusion's decision for two keyframes (spec §6): (same class?, score)."""
         if method not in FUSION_METHODS:
             raise ValueError(f"fusion method must be one of {FUSION_METHODS}, got {method!r}")
-        if self.fusion_classifier is None:
-            raise ValueError("this pipeline has no fusion_classifier; train one with `python -m neuroclips train-fusion`")
         e = self.embed_images(np.stack([keyframe_a, keyframe_b]))
+        if self.fusion_classifier is None:
+            if method == "cosine":
+                score = float((e[0] * e[1]).sum())
+                return score >= 0.8, score  # KeyframeSimilarityClassifier's default cosine threshold
+            raise ValueError("this pipeline has no fusion_classifier; train one with `python -m neuroclips train-fusion`")
         decision, score = self.fusion_classifier.same_class(e[:1].to(self.fusion_classifier.dtype),
                                                             e[1:].to(self.fusion_classifier.dtype), method)
         return bool(decision[0]), float(score[0])
@@ -275,14 +278,15 @@ class NeuroClipsPipeline(DiffusionPipeline):
         """Steps 2-4 of ``__call__``: only the stages the guidance switches need are run."""
         s, timings = settings, {}
         blurry_frames = blurry_video = keyframe = caption = None
+        make_keyframe = (s["use_keyframe"] and keyframe_needed) or s["use_caption"]
         # 2. Perception Reconstructor: blurry video (α), also needed to start unCLIP from the blurry frame
-        if s["use_blurry"] or (s["keyframe_init"] == "blurry" and s["use_keyframe"]):
+        if s["use_blurry"] or (s["keyframe_init"] == "blurry" and make_keyframe):
             t = self._sync()
             blurry_frames = self.reconstruct_blurry(x)
             blurry_video = self.blurry_to_video(blurry_frames)
             timings["blurry"] = self._sync() - t
         # 3. Semantics Reconstructor: keyframe (β), needed too when only its caption is used
-        if (s["use_keyframe"] and keyframe_needed) or s["use_caption"]:
+        if make_keyframe:
             t = self._sync()
             keyframe = self.reconstruct_keyframe(
                 x, gens["prior"], gens["keyframe"], s["prior_steps"], s["keyframe_steps"], s["keyframe_guidance_scale"],
@@ -321,7 +325,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
                     "versions": dict(self.versions)}
         # stages that are off stay None even when the conditions were prepared for more (the app caches them)
         keyframe_used = s["use_keyframe"] or s["use_caption"]
-        blurry_used = s["use_blurry"] or (s["keyframe_init"] == "blurry" and s["use_keyframe"])
+        blurry_used = s["use_blurry"] or (s["keyframe_init"] == "blurry" and keyframe_used)
         return NeuroClipsOutput(video=video.frames, fps=FPS_VIDEO,
                                 blurry_frames=c["blurry_frames"] if blurry_used else None, blurry_video=blurry_video,
                                 keyframe=c["keyframe"] if keyframe_used else None, control_frame=control,
@@ -347,6 +351,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
         settings = _resolve_settings({**_CALL_SETTINGS, **kwargs}, seed)
         negative_prompt = settings.pop("negative_prompt")
         references = references or [None] * len(fmri)
+        if len(references) != len(fmri):
+            raise ValueError(f"{len(references)} references for {len(fmri)} fMRI samples")
         clips, fused, scores = [], [], []
         for k, f in enumerate(fmri):
             x = self.check_inputs(f, settings["use_blurry"], True, settings["alpha_mode"], settings["alpha_strength"],

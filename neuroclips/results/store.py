@@ -4,6 +4,7 @@ sees a whole result or none, and two writers of the same key cannot mix their fi
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -55,8 +56,14 @@ class ResultsStore:
                 raise RuntimeError(f"the writer did not write {self.RECORD}")
             try:
                 os.rename(tmp, final)
-            except OSError:  # the key exists already (a concurrent writer): keep theirs
-                shutil.rmtree(tmp, ignore_errors=True)
+            except OSError as err:
+                if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                if self.get(key) is not None:  # a concurrent writer got there first: keep theirs
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:  # an unreadable leftover: move it aside, put ours in place
+                    os.rename(final, self.root / f".{key}.{uuid.uuid4().hex}.broken")
+                    os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -23,6 +23,13 @@ except ImportError:  # pragma: no cover - spaces is in requirements.txt
         return fn
 
 USER_ERRORS = (DataError, IndexError, ValueError, KeyError, FileNotFoundError)
+MODEL_QUEUE = "model"  # all events that run models share one slot of the queue
+
+
+def _number(value, what: str) -> int:
+    if value is None or value == "":
+        raise gr.Error(f"enter a {what}")
+    return int(value)
 ALPHA_MODES = [("code parity (reference)", "code_parity"), ("paper Eq. 5", "paper_eq5"), ("SDEdit", "sdedit")]
 
 INTRO = """# NeuroClips Studio
@@ -70,7 +77,8 @@ def make_handlers(studio: Studio) -> SimpleNamespace:
         """Reconstruct one test clip; returns the side-by-side video (GT | blurry | final), the final, blurry and GT
         videos, the keyframe, its caption, metrics and timings."""
         try:
-            record = studio.reconstruct(int(subject), int(clip), seed=int(seed), progress=progress,
+            record = studio.reconstruct(_number(subject, "subject"), _number(clip, "clip number"),
+                                        seed=_number(seed, "seed"), progress=progress,
                                         use_blurry=bool(use_blurry), alpha_mode=alpha_mode,
                                         alpha_strength=float(alpha_strength), use_keyframe=bool(use_keyframe),
                                         controlnet_conditioning_scale=float(beta_scale), use_caption=bool(use_caption),
@@ -85,7 +93,7 @@ def make_handlers(studio: Studio) -> SimpleNamespace:
 
     def show_clip(subject, clip):
         try:
-            data = studio.check_clip(int(subject), int(clip))
+            data = studio.check_clip(_number(subject, "subject"), _number(clip, "clip number"))
         except USER_ERRORS as err:
             raise gr.Error(str(err)) from None
         c = int(clip)
@@ -106,7 +114,8 @@ def make_handlers(studio: Studio) -> SimpleNamespace:
     def long_video(subject, clip, n_clips, fusion, seed):
         """Multi-fMRI fusion of 2-3 consecutive clips: the long video and each pair's fusion decision."""
         try:
-            record = studio.long_video(int(subject), int(clip), int(n_clips), fusion, int(seed))
+            record = studio.long_video(_number(subject, "subject"), _number(clip, "clip number"),
+                                       _number(n_clips, "number of clips"), fusion, _number(seed, "seed"))
         except USER_ERRORS as err:
             raise gr.Error(str(err)) from None
         rows = ["| clips | fused? | score | threshold | GT categories |", "|---|---|---|---|---|"]
@@ -199,13 +208,16 @@ def build_demo(studio: Studio | None = None) -> gr.Blocks:
             inputs = [subject, clip, use_blurry, alpha_mode, alpha_strength, use_keyframe, beta_scale, use_caption,
                       caption_source, seed]
             outputs = [panel, final_video, blurry_video, gt_video, keyframe, caption, metrics, timings]
-            button.click(h.reconstruct, inputs, outputs, api_name="reconstruct", concurrency_limit=1)
+            button.click(h.reconstruct, inputs, outputs, api_name="reconstruct", concurrency_limit=1,
+                         concurrency_id=MODEL_QUEUE)
             # live ablations: a guidance change re-runs only the video (earlier stages come from the cache)
             for control in (use_blurry, alpha_mode, use_keyframe, use_caption, caption_source):
                 control.change(h.reconstruct, inputs, outputs, api_visibility="private", concurrency_limit=1,
+                               concurrency_id=MODEL_QUEUE,
                                trigger_mode="always_last")
             for control in (alpha_strength, beta_scale):
                 control.release(h.reconstruct, inputs, outputs, api_visibility="private", concurrency_limit=1,
+                                concurrency_id=MODEL_QUEUE,
                                 trigger_mode="always_last")
             clip.change(h.show_clip, [subject, clip], [thumb, clip_info], api_visibility="private")
             subject.change(h.show_clip, [subject, clip], [thumb, clip_info], api_visibility="private")
@@ -226,7 +238,7 @@ def build_demo(studio: Studio | None = None) -> gr.Blocks:
             l_text = gr.Markdown()
             l_keyframes = gr.Gallery(label="Reconstructed keyframes", columns=3, height=200)
             l_button.click(h.long_video, [l_subject, l_clip, l_n, l_fusion, l_seed], [l_video, l_text, l_keyframes],
-                           api_name="long_video", concurrency_limit=1)
+                           api_name="long_video", concurrency_limit=1, concurrency_id=MODEL_QUEUE)
         with gr.Tab("Brain") as brain_tab:
             gr.Markdown("First-layer voxel weights of the Perception (PR) and Semantics (SR) Reconstructors on the fs_LR "
                         "32k flat cortex (paper Fig. 5): per-voxel mean |w|, min-max normalised, colour range 0.25-0.75. "

@@ -32,16 +32,16 @@ def defaults_from_env() -> dict:
     return {"num_inference_steps": n, "keyframe_steps": n, "prior_steps": min(n, 20)}
 
 
+ZOOS = ("mini", "full")
+
+
 def choose_zoo() -> str:
-    """``$NEUROCLIPS_ZOO`` if set; else the full zoo where its weights and a GPU are present; else mini."""
-    env = os.environ.get("NEUROCLIPS_ZOO")
-    if env:
-        return env
-    import torch
-
-    from ..zoo import zoo_dir
-
-    return "full" if torch.cuda.is_available() and (zoo_dir("full") / "model_index.json").exists() else "mini"
+    """``$NEUROCLIPS_ZOO`` ("mini" or "full") if set, else the mini zoo (the full zoo's loaders are not built
+    yet, so it is only picked when asked for)."""
+    env = os.environ.get("NEUROCLIPS_ZOO", "mini")
+    if env not in ZOOS:
+        raise ValueError(f"NEUROCLIPS_ZOO must be one of {ZOOS}, got {env!r}")
+    return env
 
 
 class LRU(OrderedDict):
@@ -64,19 +64,21 @@ class LRU(OrderedDict):
 
 
 class Studio:
-    """The app's state. Thread-safe: model calls are serialised by one lock (the queue allows one at a time
-    anyway); cached results are read without it."""
+    """The app's state. Thread-safe: model calls are serialised by one lock (the UI's model events also share
+    one queue slot, and the warm-up thread takes the same lock); cached results are read without it."""
 
     def __init__(self, zoo: str | None = None, results_root: str | os.PathLike | None = None,
                  defaults: dict | None = None):
         """``defaults``: pipeline settings the UI does not expose (e.g. fewer steps on a slow host)."""
         from ..paths import cache_dir
 
-        unknown = set(defaults or {}) - set(_CALL_SETTINGS)
+        unknown = set(defaults or {}) - set(_CALL_SETTINGS) | ({"negative_prompt"} & set(defaults or {}))
         if unknown:
             raise ValueError(f"unknown pipeline settings {sorted(unknown)}")
         self.defaults = dict(defaults or {})
         self.zoo = zoo or choose_zoo()
+        if self.zoo not in ZOOS:  # the name becomes part of the results folder, which the app serves
+            raise ValueError(f"zoo must be one of {ZOOS}, got {self.zoo!r}")
         self.subjects = available_simulated_subjects()
         self.source = "simulated"
         self.store = ResultsStore(Path(results_root) if results_root else cache_dir() / "results" / self.zoo)
@@ -173,6 +175,10 @@ class Studio:
             record["from_cache"] = True
             return record
         with self.lock:
+            record = self.store.get(key)  # computed by another request while this one waited
+            if record is not None:
+                record["from_cache"] = True
+                return record
             c = data.clip("test", int(clip), fps=max(data.frame_rates))
             gens = _stage_generators(seed, None)
             cond_key = (int(subject), int(clip), seed, settings["prior_steps"], settings["keyframe_steps"],
@@ -265,6 +271,9 @@ class Studio:
         if record is not None:
             return record
         with self.lock:
+            record = self.store.get(key)
+            if record is not None:
+                return record
             long = pipe.fuse(data.fmri("test", idx), fusion=fusion, seed=seed, **self.defaults)
             threshold = (pipe.fusion_classifier.config.threshold if fusion == "classifier"
                          else pipe.fusion_classifier.config.cosine_threshold)
@@ -309,9 +318,14 @@ class Studio:
         subject = subject or (self.subjects[0] if self.subjects else None)
         if subject is None:
             return
-        for clip in clips:
-            if clip < self.data(subject).num_clips("test"):
-                self.reconstruct(subject, clip, seed=0)
+        import logging
+
+        try:
+            for clip in clips:
+                if clip < self.data(subject).num_clips("test"):
+                    self.reconstruct(subject, clip, seed=0)
+        except Exception:  # a background warm-up must not take the app down; requests report their own errors
+            logging.getLogger(__name__).exception("precomputing the default clips failed")
 
     def about(self) -> dict:
         import torch

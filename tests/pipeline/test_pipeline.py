@@ -201,3 +201,8 @@ def test_keyframe_unconditional_tokens_option(pipe, fmri, base):
     assert noise.settings["keyframe_unconditional"] == "noise" and not np.array_equal(noise.keyframe, base.keyframe)
     with pytest.raises(ValueError, match="keyframe_unconditional"):
         pipe(fmri, keyframe_unconditional="random")
+
+
+def test_caption_alone_with_the_blurry_keyframe_start(pipe, fmri):
+    out = pipe(fmri, seed=0, use_blurry=False, use_keyframe=False, use_caption=True, keyframe_init="blurry", **FAST)
+    assert out.caption and out.blurry_frames is not None and out.blurry_video is None and out.control_frame is None

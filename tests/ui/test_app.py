@@ -71,10 +71,20 @@ def test_an_ablation_toggle_reruns_only_the_video(handlers, studio):
 
 
 @pytest.mark.parametrize("changes,message", [({"clip": 5000}, "out of range"), ({"subject": 8}, "subject"),
-                                             ({"alpha_mode": "eq7"}, "alpha_mode")])
+                                             ({"alpha_mode": "eq7"}, "alpha_mode"), ({"clip": None}, "clip number")])
 def test_bad_input_is_a_clear_error(handlers, changes, message):
     with pytest.raises(gr.Error, match=message):
         _call(handlers, **changes)
+
+
+def test_only_known_zoos_name_the_served_folder(tmp_path, monkeypatch):
+    from neuroclips.ui.studio import Studio, choose_zoo
+
+    monkeypatch.setenv("NEUROCLIPS_ZOO", "../..")
+    with pytest.raises(ValueError, match="NEUROCLIPS_ZOO"):
+        choose_zoo()
+    with pytest.raises(ValueError, match="zoo must be"):
+        Studio(zoo="/etc", results_root=tmp_path)
 
 
 def test_long_video_brain_search_and_about(handlers, studio):
@@ -114,6 +124,10 @@ def test_results_store_is_atomic_and_keeps_the_first_writer(tmp_path):
     assert store.get("cd" * 10) is None and store.keys() == [key]
     with pytest.raises(ValueError):
         store.path("../etc")
+    # an unreadable leftover under a key is moved aside, not kept forever
+    (tmp_path / ("ef" * 10)).mkdir()
+    (tmp_path / ("ef" * 10) / "junk").write_text("x")
+    assert store.put("ef" * 10, write("fresh"))["v"] == "fresh"
 
 
 # ---------------------------------------------------------------------------------------------------- served app
