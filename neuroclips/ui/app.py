@@ -144,7 +144,8 @@ def make_handlers(studio: Studio) -> SimpleNamespace:
                 f"**Model versions** (SHA-256 of the weights):\n{versions}\n\n"
                 "The **mini** zoo is the same library classes at small size, trained on the simulated world that ships "
                 "with the app. The **full** zoo (SD1.5 + AnimateDiff v3 + SparseCtrl RGB, SDXL unCLIP, BLIP-2 and "
-                "NeuroClips' checkpoints) runs on a GPU host with the real cc2017 data: set `NEUROCLIPS_ZOO=full`. "
+                "NeuroClips' checkpoints) will run on a GPU host with the real cc2017 data (`NEUROCLIPS_ZOO=full`; its "
+                "loaders are not built yet). "
                 f"Results are cached in `{a['results']}`."
                 + (f"\n\n**Settings changed for this host:** {a['defaults']} (the reference uses 25 video, 25 unCLIP "
                    "and 20 prior steps)." if a["defaults"] else ""))
