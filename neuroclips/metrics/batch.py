@@ -35,9 +35,7 @@ def evaluate_clip(pipe, classifier, data, clip: int, variants: list[str], settin
     base = _resolve_settings({**_CALL_SETTINGS, **settings}, seed)
     base.pop("negative_prompt")
     gens = _stage_generators(seed, None)
-    x = pipe.check_inputs(fmri, True, True, base["alpha_mode"], base["alpha_strength"], base["keyframe_init"],
-                          base["keyframe_strength"] or 1.0, None, base["keyframe_unconditional"])
-    conditions = pipe.prepare_conditions(x, gens, dict(base, use_blurry=True, use_keyframe=True, use_caption=True))
+    conditions = pipe.conditions(fmri, base, gens, all_stages=True)
     gt_frame_logits, gt_video_logits = classifier.frames(gt), classifier.videos(gt[None])
 
     def embed(frames):

@@ -274,6 +274,16 @@ class NeuroClipsPipeline(DiffusionPipeline):
         # 5. Text-to-video with α, β, γ
         return self.generate(conditions, gens, settings, control_frame, negative_prompt, reference)
 
+    def conditions(self, fmri, settings: dict, gens: dict, all_stages: bool = False) -> dict:
+        """Check ``fmri`` against resolved ``settings`` and run steps 2-4; ``all_stages`` runs the blurry video,
+        keyframe and caption whatever the switches say, so that every variant can reuse them (app, evaluation)."""
+        s = settings
+        x = self.check_inputs(fmri, s["use_blurry"], s["use_keyframe"], s["alpha_mode"], s["alpha_strength"],
+                              s["keyframe_init"], s["keyframe_strength"] or 1.0, None, s["keyframe_unconditional"])
+        if all_stages:
+            s = dict(s, use_blurry=True, use_keyframe=True, use_caption=True)
+        return self.prepare_conditions(x, gens, s)
+
     def prepare_conditions(self, x: torch.Tensor, gens: dict, settings: dict, keyframe_needed: bool = True) -> dict:
         """Steps 2-4 of ``__call__``: only the stages the guidance switches need are run."""
         s, timings = settings, {}
@@ -355,11 +365,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
             raise ValueError(f"{len(references)} references for {len(fmri)} fMRI samples")
         clips, fused, scores = [], [], []
         for k, f in enumerate(fmri):
-            x = self.check_inputs(f, settings["use_blurry"], True, settings["alpha_mode"], settings["alpha_strength"],
-                                  settings["keyframe_init"], settings["keyframe_strength"] or 1.0, None,
-                                  settings["keyframe_unconditional"])
             gens = _stage_generators(seed, None)
-            conditions = self.prepare_conditions(x, gens, settings)
+            conditions = self.conditions(f, settings, gens)
             control = None
             if k:
                 same, score = self.same_class(clips[-1].keyframe, conditions["keyframe"], fusion)

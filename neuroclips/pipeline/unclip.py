@@ -55,8 +55,9 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         """uint8 (B, H, W, 3) -> scaled VAE latents."""
         from diffusers.pipelines.animatediff.pipeline_animatediff_sparsectrl import retrieve_latents
 
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        x = x.to(device=self.vae.device, dtype=self.vae.dtype)
+        from .video import to_pixels
+
+        x = to_pixels(image, self.vae.device, self.vae.dtype)
         return retrieve_latents(self.vae.encode(x), generator=generator) * self.vae.config.scaling_factor
 
     def prepare_latents(self, batch: int, generator, dtype, device) -> torch.Tensor:

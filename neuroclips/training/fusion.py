@@ -119,8 +119,6 @@ def evaluate_on_reconstructions(pipe, subject, n_clips: int = 120, seed: int = 0
     pipeline judges), beside the same pairs' GT keyframes: balanced accuracy against the category labels."""
     import torch
 
-    from ..zoo.clip import pixel_values
-
     categories, movies = _labels(subject, "test")
     idx = np.arange(min(n_clips, len(categories)))
     fmri = subject.fmri("test", idx)
@@ -136,9 +134,7 @@ def evaluate_on_reconstructions(pipe, subject, n_clips: int = 120, seed: int = 0
     same = np.array([bool(set(categories[i]) & set(categories[i + 1])) for i in pairs])
     out = {"clips": int(len(idx)), "neighbour_pairs": int(len(pairs)), "same_rate": round(float(same.mean()), 4)}
     for name, images in (("reconstructed", np.stack(keyframes)), ("gt", gt)):
-        with torch.no_grad():
-            px = pixel_values(images, pipe.image_encoder.config.image_size)
-            e = torch.nn.functional.normalize(pipe.image_encoder(pixel_values=px).image_embeds, dim=-1)
+        e = pipe.embed_images(images).cpu()
         for method in ("classifier", "cosine"):
             pred, _ = pipe.fusion_classifier.same_class(e[pairs], e[pairs + 1], method)
             pred = pred.numpy()

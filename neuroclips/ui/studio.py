@@ -188,11 +188,7 @@ class Studio:
             if conditions is None:
                 if progress:
                     progress(0.1, desc="blurry video, keyframe and caption")
-                full = dict(settings, use_blurry=True, use_keyframe=True, use_caption=True)
-                x = pipe.check_inputs(c.fmri, True, True, settings["alpha_mode"], settings["alpha_strength"],
-                                      settings["keyframe_init"], settings["keyframe_strength"] or 1.0, None,
-                                      settings["keyframe_unconditional"])
-                conditions = self._conditions.put(cond_key, pipe.prepare_conditions(x, gens, full))
+                conditions = self._conditions.put(cond_key, pipe.conditions(c.fmri, settings, gens, all_stages=True))
                 reused = False
             else:
                 reused = True

@@ -171,7 +171,7 @@ def test_api_reconstruct_endpoint(served_app):
     client = served_app["client"]
     assert "/reconstruct" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     out = client.predict(1, 7, True, "code_parity", 0.3, True, 1.0, True, "keyframe", 0, api_name="/reconstruct")
-    panel, final = out[0], out[1]
+    final = out[1]
     final_path = final["video"] if isinstance(final, dict) else final
     assert len(read_mp4(final_path)[0]) == 16 and "Caption" in out[5]
 
