@@ -297,6 +297,40 @@ def _train_fusion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights(args: argparse.Namespace) -> int:
+    if args.zoo == "mini":
+        from .zoo import COMPONENTS, zoo_dir
+
+        base = zoo_dir("mini")
+        missing = [c for c in COMPONENTS if not (base / c).exists()]
+        for c in COMPONENTS:
+            print(f"{c:10s} {'missing' if c in missing else 'ok'}  {base / c}")
+        if args.action == "download" and missing:
+            print("the mini zoo is not downloaded: train its components with `python -m neuroclips train-zoo`")
+        return 1 if missing else 0
+    from .zoo.full.manifest import GROUPS
+    from .zoo.full.weights import check_weights, download_weights
+
+    groups = GROUPS if "all" in args.group else tuple(dict.fromkeys(args.group))
+    kwargs = {"root": args.root, "groups": groups, "subjects": tuple(args.subject),
+              "only": tuple(args.only) if args.only else None,
+              "reconstructors_repo": args.reconstructors_repo, "base_model": args.base_model}
+    if args.action == "check":
+        report = check_weights(**kwargs)
+    else:
+        report = download_weights(**kwargs, dry_run=args.dry_run)
+    print(report.format())
+    return 0 if report.complete else 1
+
+
+def _memory_plan(args: argparse.Namespace) -> int:
+    from .zoo.full.memory import format_plan, plan
+
+    p = plan(bytes_per_param=4 if args.dtype == "fp32" else 2)
+    print(json.dumps(p, indent=2) if args.json else format_plan(p))
+    return 0
+
+
 def _add_guidance_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("guidance (the paper's ablations)")
     g.add_argument("--no-blurry", action="store_true", help="drop α: the video starts from pure noise")
@@ -439,6 +473,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips", type=int, default=120, help="the first N test clips")
     p.add_argument("--results", help="JSON file to update (e.g. docs/pipeline.json)")
     p.set_defaults(func=_evaluate_fusion)
+
+    p = sub.add_parser("weights", help="check or download a model zoo's weights (the full zoo's manifest, spec §9.1)")
+    p.add_argument("action", choices=["check", "download"])
+    p.add_argument("--zoo", choices=["mini", "full"], default="full")
+    p.add_argument("--root", help="where the full zoo lives (default: $NEUROCLIPS_FULL_ZOO or <cache>/zoo/full)")
+    p.add_argument("--group", nargs="+", choices=["inference", "training", "all"], default=["inference"],
+                   help="inference: what the app and `reconstruct` need; training: what training PR/SR adds")
+    p.add_argument("--subject", type=int, nargs="+", default=[1, 2, 3], help="subjects whose reconstructors to include")
+    p.add_argument("--only", nargs="+", metavar="ARTEFACT", help="only these artefacts of the manifest")
+    p.add_argument("--reconstructors-repo", help="Hub repo of the trained PR/SR (or $NEUROCLIPS_RECONSTRUCTORS_REPO)")
+    p.add_argument("--base-model", help="Realistic Vision source: URL, <repo_id>:<file>[@revision] or a local file "
+                                        "(or $NEUROCLIPS_BASE_MODEL; default: civitai model version 130072)")
+    p.add_argument("--dry-run", action="store_true", help="download: list what would be fetched, fetch nothing")
+    p.set_defaults(func=_weights)
+
+    p = sub.add_parser("memory-plan", help="the full zoo's parameter counts (exact, from the architectures) and "
+                                           "per-stage GPU memory (weights + estimated activations)")
+    p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_memory_plan)
 
     p = sub.add_parser("export-flatmaps", help="voxel-weight flatmaps of a subject: PNG, CIFTI-2 dscalar, per-area CSV")
     p.add_argument("--subject", type=int, required=True)

@@ -81,13 +81,22 @@ class NeuroClipsPipeline(DiffusionPipeline):
 
     def __init__(self, perception, semantics, blurry_vae, keyframe_unet, keyframe_scheduler, keyframe_vae, caption_model,
                  caption_processor, vae, text_encoder, tokenizer, unet, controlnet, scheduler, image_encoder=None,
-                 fusion_classifier=None):
+                 fusion_classifier=None, keyframe_colour_mapping: str = "symmetric", keyframe_offset_noise: float = 0.0,
+                 keyframe_discretization: str = "scheduler", default_keyframe_steps: int = 25,
+                 default_keyframe_unconditional: str = "zeros"):
         super().__init__()
         self.register_modules(perception=perception, semantics=semantics, blurry_vae=blurry_vae,
                               keyframe_unet=keyframe_unet, keyframe_scheduler=keyframe_scheduler, keyframe_vae=keyframe_vae,
                               caption_model=caption_model, caption_processor=caption_processor, vae=vae,
                               text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, controlnet=controlnet,
                               scheduler=scheduler, image_encoder=image_encoder, fusion_classifier=fusion_classifier)
+        # how the zoo's unCLIP is sampled (the full zoo's unclip6 follows sgm, spec §4.2), and the keyframe settings a
+        # call gets when it leaves them to the zoo: the mini UNet was trained with zero tokens, unclip6 is sampled
+        # with noise tokens for 38 steps
+        self.register_to_config(keyframe_colour_mapping=keyframe_colour_mapping, keyframe_offset_noise=keyframe_offset_noise,
+                                keyframe_discretization=keyframe_discretization,
+                                default_keyframe_steps=default_keyframe_steps,
+                                default_keyframe_unconditional=default_keyframe_unconditional)
         self.versions: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------------------------ loading
@@ -117,12 +126,28 @@ class NeuroClipsPipeline(DiffusionPipeline):
     def with_reconstructors(self, perception, semantics, versions: dict | None = None) -> NeuroClipsPipeline:
         """The same zoo components with another subject's PR and SR (nothing is copied or reloaded)."""
         comps = dict(self.components, perception=perception, semantics=semantics)
-        pipe = type(self)(**comps)
+        pipe = type(self)(**comps, **self.zoo_settings)
         pipe.set_progress_bar_config(disable=True)
         pipe.versions = {**self.versions, **(versions or {})}
         return pipe
 
     # ------------------------------------------------------------------------------------------------ helpers
+    @property
+    def zoo_settings(self) -> dict:
+        """The non-component settings the zoo registered (see ``__init__``)."""
+        keys = ("keyframe_colour_mapping", "keyframe_offset_noise", "keyframe_discretization", "default_keyframe_steps",
+                "default_keyframe_unconditional")
+        return {k: self.config[k] for k in keys}
+
+    def with_zoo_defaults(self, settings: dict) -> dict:
+        """``settings`` with the keyframe settings left to the zoo (None) filled in."""
+        s = dict(settings)
+        if s.get("keyframe_steps") is None:
+            s["keyframe_steps"] = self.config.default_keyframe_steps
+        if s.get("keyframe_unconditional") is None:
+            s["keyframe_unconditional"] = self.config.default_keyframe_unconditional
+        return s
+
     @property
     def video_size(self) -> int:
         return self.unet.config.sample_size * 2 ** (len(self.vae.config.block_out_channels) - 1)
@@ -144,7 +169,10 @@ class NeuroClipsPipeline(DiffusionPipeline):
         """The unCLIP stage as an :class:`~neuroclips.pipeline.unclip.UnCLIPKeyframePipeline` (a view)."""
         from .unclip import UnCLIPKeyframePipeline
 
-        pipe = UnCLIPKeyframePipeline(unet=self.keyframe_unet, scheduler=self.keyframe_scheduler, vae=self.keyframe_vae)
+        pipe = UnCLIPKeyframePipeline(unet=self.keyframe_unet, scheduler=self.keyframe_scheduler, vae=self.keyframe_vae,
+                                      colour_mapping=self.config.keyframe_colour_mapping,
+                                      offset_noise=self.config.keyframe_offset_noise,
+                                      discretization=self.config.keyframe_discretization)
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
@@ -206,8 +234,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
         pipe = self.keyframe_pipeline
         image = None
         if init_image is not None:  # the paper's variant: start unCLIP from the blurry video's first frame
-            size = pipe.unet.config.sample_size * 2 ** (len(pipe.vae.config.block_out_channels) - 1)
-            image = resize_frames(init_image[None], size)
+            image = resize_frames(init_image[None], pipe.image_size)
         out = pipe(tokens.to(pipe.unet.dtype), num_inference_steps=keyframe_steps, guidance_scale=keyframe_guidance_scale,
                    generator=keyframe_generator, image=image, strength=keyframe_strength, unconditional=unconditional)
         return out.images[0]
@@ -247,8 +274,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
     def __call__(self, fmri, reference: np.ndarray | None = None, use_blurry: bool = True, use_keyframe: bool = True,
                  use_caption: bool | None = None, alpha_mode: str = "code_parity", alpha_strength: float = 0.3,
                  controlnet_conditioning_scale: float = 1.0, num_inference_steps: int = 25, guidance_scale: float = 8.5,
-                 prior_steps: int = 20, keyframe_steps: int = 25, keyframe_guidance_scale: float = 5.0,
-                 keyframe_init: str = "noise", keyframe_strength: float = 0.8, keyframe_unconditional: str = "zeros",
+                 prior_steps: int = 20, keyframe_steps: int | None = None, keyframe_guidance_scale: float = 5.0,
+                 keyframe_init: str = "noise", keyframe_strength: float = 0.8, keyframe_unconditional: str | None = None,
                  control_frame: np.ndarray | None = None,
                  negative_prompt: str = NEGATIVE_PROMPT, seed: int | None = None,
                  generator: torch.Generator | None = None) -> NeuroClipsOutput:
@@ -259,15 +286,17 @@ class NeuroClipsPipeline(DiffusionPipeline):
         "a smooth video"). ``alpha_mode``: ``code_parity`` (default), ``paper_eq5`` or ``sdedit`` with
         ``alpha_strength``. ``keyframe_init="blurry"`` starts unCLIP from the blurry first frame (the paper's
         variant) at ``keyframe_strength``. ``keyframe_unconditional``: unCLIP's CFG input, "zeros" (what the mini
-        zoo was trained with) or "noise" (the reference's N(0, 1) tokens, spec §4.2). ``control_frame`` replaces the keyframe as SparseCtrl's frame-0
+        zoo was trained with) or "noise" (the reference's N(0, 1) tokens, spec §4.2); it and ``keyframe_steps`` default
+        to the zoo's (mini: zeros, 25; full: noise, 38). ``control_frame`` replaces the keyframe as SparseCtrl's frame-0
         condition (fusion passes the previous clip's last frame). ``seed`` (default: the reference's) or
         ``generator`` makes the call deterministic; the global RNG is never used.
         """
         args = locals()
-        settings = _resolve_settings({k: args[k] for k in _CALL_SETTINGS if k != "negative_prompt"}, seed)
+        settings = self.with_zoo_defaults(_resolve_settings({k: args[k] for k in _CALL_SETTINGS if k != "negative_prompt"},
+                                                            seed))
         # 1. Check inputs and seed one generator per stage
         x = self.check_inputs(fmri, use_blurry, use_keyframe, alpha_mode, alpha_strength, keyframe_init,
-                              keyframe_strength, control_frame, keyframe_unconditional)
+                              keyframe_strength, control_frame, settings["keyframe_unconditional"])
         gens = _stage_generators(seed, generator)
         # 2.-4. Blurry video (α), keyframe (β) and caption (γ)
         conditions = self.prepare_conditions(x, gens, settings, keyframe_needed=control_frame is None)
@@ -277,7 +306,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
     def conditions(self, fmri, settings: dict, gens: dict, all_stages: bool = False) -> dict:
         """Check ``fmri`` against resolved ``settings`` and run steps 2-4; ``all_stages`` runs the blurry video,
         keyframe and caption whatever the switches say, so that every variant can reuse them (app, evaluation)."""
-        s = settings
+        s = self.with_zoo_defaults(settings)
         x = self.check_inputs(fmri, s["use_blurry"], s["use_keyframe"], s["alpha_mode"], s["alpha_strength"],
                               s["keyframe_init"], s["keyframe_strength"] or 1.0, None, s["keyframe_unconditional"])
         if all_stages:
@@ -314,7 +343,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
     def generate(self, conditions: dict, gens: dict, settings: dict, control_frame: np.ndarray | None = None,
                  negative_prompt: str = NEGATIVE_PROMPT, reference: np.ndarray | None = None) -> NeuroClipsOutput:
         """Step 5 of ``__call__``: the final video from prepared conditions."""
-        s, c, timings = settings, conditions, dict(conditions["timings"])
+        s, c, timings = self.with_zoo_defaults(settings), conditions, dict(conditions["timings"])
         prompt = video_prompt(c["caption"]) if s["use_caption"] else GENERIC_PROMPT
         size = self.video_size
         control = None
@@ -382,8 +411,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
 # __call__'s guidance settings and their defaults (fuse takes the same names)
 _CALL_SETTINGS = {"use_blurry": True, "use_keyframe": True, "use_caption": None, "alpha_mode": "code_parity",
                   "alpha_strength": 0.3, "controlnet_conditioning_scale": 1.0, "num_inference_steps": 25,
-                  "guidance_scale": 8.5, "prior_steps": 20, "keyframe_steps": 25, "keyframe_guidance_scale": 5.0,
-                  "keyframe_init": "noise", "keyframe_strength": 0.8, "keyframe_unconditional": "zeros",
+                  "guidance_scale": 8.5, "prior_steps": 20, "keyframe_steps": None, "keyframe_guidance_scale": 5.0,
+                  "keyframe_init": "noise", "keyframe_strength": 0.8, "keyframe_unconditional": None,
                   "negative_prompt": NEGATIVE_PROMPT}
 
 

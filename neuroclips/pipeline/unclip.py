@@ -6,6 +6,11 @@ trained with all-zero tokens for dropped conditions (sgm's ucg). At inference th
 ``unconditional="noise"``. The mini zoo's UNet was trained with zero tokens, so it is sampled with
 ``"zeros"``, the default here. This pipeline runs any such UNet with a diffusers scheduler; the mini zoo's UNet attends to
 the mini CLIP's 8x8 grid of tokens.
+
+The full zoo's unclip6 adds what sgm does around the UNet (spec §4.2): a 1024-d vector condition (sinusoidal
+embeddings of the original size and crop, 256-d each) through the UNet's projection class embedding; sgm's own
+38 timesteps (``discretization="sgm"``) with Euler; offset noise; and MindEye2's ``clamp(0.8x + 0.2)`` colour
+mapping of the decoded image (``colour_mapping="mindeye2"``) instead of ``(x + 1) / 2``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,23 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
+from diffusers.models.embeddings import get_timestep_embedding
 from diffusers.utils import BaseOutput
+
+COLOUR_MAPPINGS = ("symmetric", "mindeye2")
+DISCRETIZATIONS = ("scheduler", "sgm")
+
+
+def sgm_timesteps(num_inference_steps: int, num_train_timesteps: int = 1000) -> list[int]:
+    """sgm's LegacyDDPMDiscretization steps, largest first: ``linspace(T - 1, 0, n, endpoint=False)`` truncated."""
+    return np.linspace(num_train_timesteps - 1, 0, num_inference_steps, endpoint=False).astype(int).tolist()
+
+
+def size_conditioning(original_size: tuple[int, int], crop: tuple[int, int], dim: int) -> torch.Tensor:
+    """sgm's ``ConcatTimestepEmbedderND`` vector: cos|sin embeddings (max period 10^4) of (H, W, top, left),
+    ``dim // 4`` each, concatenated -> (1, dim)."""
+    values = torch.tensor([*original_size, *crop], dtype=torch.float32)
+    return get_timestep_embedding(values, dim // 4, flip_sin_to_cos=True, downscale_freq_shift=0).reshape(1, dim)
 
 
 @dataclass
@@ -31,9 +52,34 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
 
     model_cpu_offload_seq = "unet->vae"
 
-    def __init__(self, unet, scheduler, vae):
+    def __init__(self, unet, scheduler, vae, colour_mapping: str = "symmetric", offset_noise: float = 0.0,
+                 discretization: str = "scheduler"):
         super().__init__()
+        if colour_mapping not in COLOUR_MAPPINGS:
+            raise ValueError(f"colour_mapping must be one of {COLOUR_MAPPINGS}, got {colour_mapping!r}")
+        if discretization not in DISCRETIZATIONS:
+            raise ValueError(f"discretization must be one of {DISCRETIZATIONS}, got {discretization!r}")
         self.register_modules(unet=unet, scheduler=scheduler, vae=vae)
+        self.register_to_config(colour_mapping=colour_mapping, offset_noise=offset_noise, discretization=discretization)
+
+    @property
+    def image_size(self) -> int:
+        return self.unet.config.sample_size * 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def vector_conditioning(self, batch: int, device, dtype) -> torch.Tensor | None:
+        """The UNet's class labels: sgm's size/crop vector where the UNet has a projection class embedding."""
+        if self.unet.config.class_embed_type != "projection":
+            return None
+        size = self.image_size
+        vec = size_conditioning((size, size), (0, 0), self.unet.config.projection_class_embeddings_input_dim)
+        return vec.expand(batch, -1).to(device=device, dtype=dtype)
+
+    def set_timesteps(self, num_inference_steps: int, device) -> None:
+        if self.config.discretization == "sgm":
+            steps = sgm_timesteps(num_inference_steps, self.scheduler.config.num_train_timesteps)
+            self.scheduler.set_timesteps(timesteps=steps, device=device)
+        else:
+            self.scheduler.set_timesteps(num_inference_steps, device=device)
 
     def check_inputs(self, image_tokens: torch.Tensor, guidance_scale: float, num_inference_steps: int,
                      image=None, strength: float = 1.0) -> None:
@@ -47,7 +93,7 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         if not 0.0 < strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], got {strength}")
         if image is not None:
-            size = self.unet.config.sample_size * 2 ** (len(self.vae.config.block_out_channels) - 1)
+            size = self.image_size
             if image.dtype != np.uint8 or image.shape != (image_tokens.shape[0], size, size, 3):
                 raise ValueError(f"image must be uint8 ({image_tokens.shape[0]}, {size}, {size}, 3), got {image.dtype} {image.shape}")
 
@@ -57,18 +103,32 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
 
         from .video import to_pixels
 
-        x = to_pixels(image, self.vae.device, self.vae.dtype)
-        return retrieve_latents(self.vae.encode(x), generator=generator) * self.vae.config.scaling_factor
+        vae = self._upcast_vae()
+        x = to_pixels(image, vae.device, vae.dtype)
+        return retrieve_latents(vae.encode(x), generator=generator) * vae.config.scaling_factor
 
     def prepare_latents(self, batch: int, generator, dtype, device) -> torch.Tensor:
         size = self.unet.config.sample_size
         shape = (batch, self.unet.config.in_channels, size, size)
-        latents = torch.randn(shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
-        return latents * self.scheduler.init_noise_sigma
+        latents = torch.randn(shape, generator=generator, dtype=torch.float32) * self.scheduler.init_noise_sigma
+        if self.config.offset_noise:  # sgm: eps + offset * N(0, 1) per sample and channel, scaled by sigma_max
+            offset = torch.randn((batch, shape[1], 1, 1), generator=generator, dtype=torch.float32)
+            latents = latents + self.config.offset_noise * float(self.scheduler.sigmas.max()) * offset
+        return latents.to(device=device, dtype=dtype)
+
+    def _upcast_vae(self):
+        if self.vae.dtype == torch.float16 and getattr(self.vae.config, "force_upcast", False):
+            self.vae.to(torch.float32)  # the SDXL VAE overflows in fp16 (diffusers' force_upcast)
+        return self.vae
 
     def decode_latents(self, latents: torch.Tensor) -> np.ndarray:
-        image = self.vae.decode(latents / self.vae.config.scaling_factor).sample
-        return ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        vae = self._upcast_vae()
+        image = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample.float()
+        if self.config.colour_mapping == "mindeye2":
+            x = (0.8 * image + 0.2).clamp(0, 1) * 255  # MindEye2's unclip_recon mapping (spec §4.2)
+        else:
+            x = (image.clamp(-1, 1) + 1) * 127.5
+        return x.round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
     @torch.no_grad()
     def __call__(self, image_tokens: torch.Tensor, num_inference_steps: int = 25, guidance_scale: float = 5.0,
@@ -94,8 +154,9 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         else:
             uncond = torch.zeros_like(cond)
         context = torch.cat([uncond, cond]) if do_cfg else cond
+        vector = self.vector_conditioning(context.shape[0], device, dtype)
         # 3. Timesteps
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        self.set_timesteps(num_inference_steps, device)
         if image is not None:
             keep = max(1, min(num_inference_steps, int(round(num_inference_steps * strength))))
             self.scheduler.timesteps = self.scheduler.timesteps[num_inference_steps - keep:]
@@ -109,7 +170,7 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         for t in self.progress_bar(self.scheduler.timesteps):
             model_in = torch.cat([latents] * 2) if do_cfg else latents
             model_in = self.scheduler.scale_model_input(model_in, t)
-            noise = self.unet(model_in, t, encoder_hidden_states=context).sample
+            noise = self.unet(model_in, t, encoder_hidden_states=context, class_labels=vector).sample
             if do_cfg:
                 uncond, text = noise.chunk(2)
                 noise = uncond + guidance_scale * (text - uncond)

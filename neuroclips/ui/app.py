@@ -17,6 +17,8 @@ from .studio import CAPTION_SOURCES, DEFAULT_CLIPS, Studio
 try:  # `spaces` must be imported after gradio (its circular-import guard)
     import spaces
 
+    # one clip of the full zoo on a ZeroGPU slice: ~30 s estimated (docs/benchmarks.md), with margin for the first
+    # call's weight transfer to the GPU
     gpu = spaces.GPU(duration=120)
 except ImportError:  # pragma: no cover - spaces is in requirements.txt
     def gpu(fn):
@@ -144,11 +146,11 @@ def make_handlers(studio: Studio) -> SimpleNamespace:
                 f"**Model versions** (SHA-256 of the weights):\n{versions}\n\n"
                 "The **mini** zoo is the same library classes at small size, trained on the simulated world that ships "
                 "with the app. The **full** zoo (SD1.5 + AnimateDiff v3 + SparseCtrl RGB, SDXL unCLIP, BLIP-2 and "
-                "NeuroClips' checkpoints) will run on a GPU host with the real cc2017 data (`NEUROCLIPS_ZOO=full`; its "
-                "loaders are not built yet). "
+                "NeuroClips' checkpoints) runs on a GPU host with the real cc2017 data (`NEUROCLIPS_ZOO=full`, after "
+                "`python -m neuroclips weights download --zoo full`). "
                 f"Results are cached in `{a['results']}`."
-                + (f"\n\n**Settings changed for this host:** {a['defaults']} (the reference uses 25 video, 25 unCLIP "
-                   "and 20 prior steps)." if a["defaults"] else ""))
+                + (f"\n\n**Settings changed for this host:** {a['defaults']} (the reference uses 25 video, 38 unCLIP "
+                   "and 20 prior steps; the mini zoo's unCLIP defaults to 25)." if a["defaults"] else ""))
 
     return SimpleNamespace(reconstruct=reconstruct, show_clip=show_clip, search=search, pick=pick,
                            long_video=long_video, brain=brain, about=about)

@@ -36,8 +36,8 @@ ZOOS = ("mini", "full")
 
 
 def choose_zoo() -> str:
-    """``$NEUROCLIPS_ZOO`` ("mini" or "full") if set, else the mini zoo (the full zoo's loaders are not built
-    yet, so it is only picked when asked for)."""
+    """``$NEUROCLIPS_ZOO`` ("mini" or "full") if set, else the mini zoo, the embedded default (the full zoo needs
+    its weights downloaded and a GPU; missing weights are reported with the command that fetches them)."""
     env = os.environ.get("NEUROCLIPS_ZOO", "mini")
     if env not in ZOOS:
         raise ValueError(f"NEUROCLIPS_ZOO must be one of {ZOOS}, got {env!r}")

@@ -1,6 +1,6 @@
 """Model zoos behind one interface: ``mini`` (trained here on the simulated world) and ``full`` (the real
-checkpoints of spec §9, a later milestone). Components are the real library classes; only configs and
-weights differ between zoos."""
+checkpoints of spec §9 on a GPU host, :mod:`neuroclips.zoo.full`). Components are the real library classes; only
+configs and weights differ between zoos."""
 
 from __future__ import annotations
 
@@ -13,9 +13,14 @@ COMPONENTS = ("tokenizer", "vae", "clip", "keyframe", "captioner", "t2v")
 
 
 def zoo_dir(name: str = "mini", root: str | os.PathLike | None = None) -> Path:
-    """Folder of a zoo's weights (the mini zoo ships in ``demo_data/zoo/mini``)."""
+    """Folder of a zoo's weights: the mini zoo ships in ``demo_data/zoo/mini``; the full zoo is downloaded to
+    ``$NEUROCLIPS_FULL_ZOO`` or ``<cache>/zoo/full``."""
     if name not in ("mini", "full"):
         raise ValueError(f"unknown model zoo {name!r}; choose 'mini' or 'full'")
+    if name == "full":
+        from .full.weights import full_zoo_root
+
+        return full_zoo_root(root)
     return Path(root) if root is not None else demo_data_dir() / "zoo" / name
 
 
@@ -170,7 +175,9 @@ def assemble_pipeline_components(zoo: str = "mini", subject: int | None = 1, rec
     from ..models import PerceptionReconstructor, SemanticsReconstructor
 
     if zoo == "full":
-        raise FileNotFoundError("the full zoo's loaders (real checkpoints on a GPU host) are not built yet; use zoo 'mini'")
+        from .full import assemble_components
+
+        return assemble_components(subject, root, dtype, reconstructors)
     dtype = dtype or torch.float32
     base = zoo_dir(zoo, root)
     vae, clip = load_vae(zoo, root, dtype), load_clip(zoo, root, dtype)

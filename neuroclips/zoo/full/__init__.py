@@ -1,0 +1,78 @@
+"""The full zoo: NeuroClips' real checkpoints (spec §9.1) on a GPU host.
+
+``manifest.json`` lists every file with its source, pinned revision and size; :mod:`.weights` checks and downloads
+them (``python -m neuroclips weights check|download --zoo full``); :mod:`.loaders` reads each real format into the
+classes the pipeline uses; :mod:`.memory` plans where each stage lives on the GPU.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from . import configs
+from .manifest import load_manifest
+from .weights import MissingWeightsError, check_weights, download_weights, full_zoo_root, require_weights  # noqa: F401
+
+__all__ = ["MissingWeightsError", "assemble_components", "check_weights", "download_weights", "full_zoo_root",
+           "load_manifest", "require_weights"]
+
+
+def _file(report, name: str, suffix: str = "") -> Path:
+    return next(s.local for s in report.statuses if s.artefact.name == name and s.file.path.endswith(suffix))
+
+
+def assemble_components(subject: int | None = 1, root: str | os.PathLike | None = None, dtype: torch.dtype | None = None,
+                        reconstructors: str | os.PathLike | None = None) -> tuple[dict, dict]:
+    """``NeuroClipsPipeline`` init arguments from the real checkpoints under ``root`` (see :func:`full_zoo_root`), and
+    the versions (manifest revisions) written beside results. Missing files raise :class:`MissingWeightsError` with
+    the command that fetches them, before anything is loaded."""
+    from diffusers import DDIMScheduler, EulerDiscreteScheduler, UNetMotionModel
+
+    from ...models import PerceptionReconstructor, SemanticsReconstructor
+    from .. import load_reconstructor
+    from . import loaders
+
+    dtype = dtype or torch.float32
+    only = None
+    if subject is None or reconstructors is not None:  # the reconstructors come from elsewhere, or are not needed
+        only = tuple(a.name for a in load_manifest() if a.name != "reconstructors")
+    report = check_weights(root, ("inference",), (subject or 1,), only)
+    if not report.complete:
+        raise MissingWeightsError(report)
+    artefacts = [s.artefact for s in report.statuses]
+    f32 = torch.float32  # convert and merge in fp32 as the reference does, then cast (spec §5.1)
+
+    motion = loaders.load_motion_adapter(_file(report, "animatediff", "v3_sd15_mm.ckpt"), dtype=f32)
+    sd15 = report.root / "sd15"
+    unet2d, vae, text_encoder, tokenizer = loaders.load_base_model(_file(report, "base_model"), sd15, f32)
+    loaders.merge_domain_adapter(unet2d, _file(report, "animatediff", "v3_sd15_adapter.ckpt"), scale=1.0)
+    unet = UNetMotionModel.from_unet2d(unet2d, motion)
+    controlnet = loaders.load_sparsectrl(_file(report, "animatediff", "v3_sd15_sparsectrl_rgb.ckpt"), dtype=f32)
+    keyframe_unet, keyframe_vae = loaders.load_unclip6(_file(report, "mindeye2", "unclip6_epoch0_step110000.ckpt"),
+                                                       dtype=f32)
+    caption_model, caption_processor = loaders.load_blip2(report.root / "blip2", dtype=f32)
+    components = {
+        "blurry_vae": loaders.load_image_variation_vae(_file(report, "mindeye2", "sd_image_var_autoenc.pth")),
+        "keyframe_unet": keyframe_unet, "keyframe_vae": keyframe_vae,
+        "keyframe_scheduler": EulerDiscreteScheduler(**configs.UNCLIP6_SCHEDULER),
+        "caption_model": caption_model, "caption_processor": caption_processor,
+        "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "unet": unet.eval(), "controlnet": controlnet,
+        "scheduler": DDIMScheduler(**configs.VIDEO_SCHEDULER),
+        "image_encoder": loaders.load_bigg(_file(report, "bigg", ".bin")), "fusion_classifier": None,
+        "keyframe_colour_mapping": "mindeye2", "keyframe_offset_noise": configs.UNCLIP6_OFFSET_NOISE,
+        "keyframe_discretization": "sgm", "default_keyframe_steps": configs.UNCLIP6_STEPS,
+        "default_keyframe_unconditional": "noise"}
+    for name, value in list(components.items()):
+        if isinstance(value, torch.nn.Module) and name != "keyframe_vae":  # the SDXL VAE stays fp32 (force_upcast)
+            components[name] = value.to(dtype)
+    versions = {f"zoo/full/{a.name}": (a.revision or a.url or a.local_path or "")[:12]
+                for a in {a.name: a for a in artefacts}.values() if a.name != "reconstructors"}
+    components["perception"], components["semantics"] = None, None
+    if subject is not None:
+        rec_root = Path(reconstructors) if reconstructors is not None else report.root / "reconstructors"
+        for name, cls in (("perception", PerceptionReconstructor), ("semantics", SemanticsReconstructor)):
+            components[name], versions[name] = load_reconstructor(cls, name, subject, rec_root, dtype)
+    return components, versions

@@ -1,0 +1,113 @@
+"""Memory plan of the full zoo: exact parameter counts of the real architectures (built on the meta device, so
+nothing is allocated), their weight memory per precision, and where each stage lives on a 24 GB GPU with offload
+or on ZeroGPU's 48 GB without (``python -m neuroclips memory-plan``).
+
+Weights are counted; activation peaks are estimates (spec §9.2) until measured on a GPU (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import configs
+
+CC2017_VOXELS = 13447  # subject 1 (spec §1.2); subjects 2 and 3 differ by a few hundred voxels
+GiB = 2**30
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    components: tuple[str, ...]
+    activation_gib: float  # estimated peak activations at fp16, one clip, CFG batch 2 (spec §9.2, [INFER])
+    note: str
+
+
+STAGES = (
+    Stage("blurry video (PR + VAE decode)", ("perception", "blurry_vae"), 0.5, "6 frames at 224 px"),
+    Stage("keyframe (SR + prior + unclip6)", ("semantics", "keyframe_unet", "keyframe_vae"), 3.0,
+          "768x768, CFG batch 2, 38 Euler steps; SDXL VAE decode in fp32"),
+    Stage("caption (BLIP-2)", ("caption_model",), 0.5, "one 224-px image, <= 20 tokens"),
+    Stage("video (AnimateDiff + SparseCtrl)", ("text_encoder", "unet", "controlnet", "vae"), 4.0,
+          "16 frames x 256 px, CFG batch 2, 25 DDIM steps"),
+    Stage("fusion / retrieval embeddings (bigG)", ("image_encoder",), 0.3, "only for long videos and retrieval"),
+)
+
+
+def _count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def parameter_counts(n_voxels: int = CC2017_VOXELS) -> dict[str, int]:
+    """Exact parameter counts of each component of the full pipeline, from the architectures alone."""
+    import open_clip
+    from diffusers import AutoencoderKL, MotionAdapter, SparseControlNetModel, UNet2DConditionModel
+    from diffusers.loaders.single_file_utils import (create_unet_diffusers_config_from_ldm,
+                                                     create_vae_diffusers_config_from_ldm)
+    from transformers import Blip2Config, Blip2ForConditionalGeneration, CLIPTextConfig, CLIPTextModel
+
+    from ...models import PerceptionReconstructor, SemanticsReconstructor
+
+    sd15_unet = dict(block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
+                     layers_per_block=2, sample_size=32)
+    counts = {}
+    with torch.device("meta"):
+        counts["perception"] = _count(PerceptionReconstructor(n_voxels=n_voxels))
+        counts["semantics"] = _count(SemanticsReconstructor(n_voxels=n_voxels))
+        counts["blurry_vae"] = counts["vae"] = _count(AutoencoderKL(**configs.IMAGE_VARIATION_VAE))
+        cfg = create_unet_diffusers_config_from_ldm(configs.UNCLIP6_ORIGINAL_CONFIG, {}, image_size=configs.UNCLIP6_SIZE)
+        counts["keyframe_unet"] = _count(UNet2DConditionModel(**cfg))
+        counts["keyframe_vae"] = _count(AutoencoderKL(**create_vae_diffusers_config_from_ldm(
+            configs.UNCLIP6_ORIGINAL_CONFIG, {}, image_size=configs.UNCLIP6_SIZE)))
+        counts["caption_model"] = _count(Blip2ForConditionalGeneration(Blip2Config(text_config=configs.BLIP2_OPT_2_7B_TEXT)))
+        counts["text_encoder"] = _count(CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072,
+                                                                     num_hidden_layers=12, num_attention_heads=12,
+                                                                     projection_dim=768)))
+        counts["unet"] = _count(UNet2DConditionModel(**sd15_unet)) + _count(MotionAdapter(**configs.MOTION_ADAPTER_V3))
+        counts["controlnet"] = _count(SparseControlNetModel(**configs.SPARSECTRL_RGB))
+        counts["image_encoder"] = _count(open_clip.CLIP(**open_clip.get_model_config(configs.BIGG_MODEL)).visual)
+    return counts
+
+
+def plan(counts: dict[str, int] | None = None, bytes_per_param: int = 2) -> dict:
+    """Per-stage weights and estimated peaks, the whole pipeline resident (ZeroGPU), and with model offload (each
+    stage's components moved to the GPU only while it runs)."""
+    counts = counts or parameter_counts()
+
+    def gib(n):
+        return n * bytes_per_param / GiB
+
+    stages = []
+    for s in STAGES:
+        # the SDXL VAE is kept in fp32 (it overflows in fp16)
+        w = sum(gib(counts[c]) * (2 if c == "keyframe_vae" and bytes_per_param == 2 else 1) for c in s.components)
+        stages.append({"stage": s.name, "components": list(s.components), "weights_gib": round(w, 2),
+                       "activations_gib_estimate": s.activation_gib, "peak_gib_estimate": round(w + s.activation_gib, 2),
+                       "note": s.note})
+    everything = sum(gib(n) for k, n in counts.items() if k != "blurry_vae") + gib(counts["keyframe_vae"])
+    resident_peak = everything + max(s.activation_gib for s in STAGES)
+    offload_peak = max(st["peak_gib_estimate"] for st in stages)
+    return {"bytes_per_param": bytes_per_param, "parameters": counts, "stages": stages,
+            "resident_weights_gib": round(everything, 2), "resident_peak_gib_estimate": round(resident_peak, 2),
+            "offload_peak_gib_estimate": round(offload_peak, 2),
+            "fits_24gb_with_offload": offload_peak < 22.0, "fits_48gb_resident": resident_peak < 45.0}
+
+
+def format_plan(p: dict) -> str:
+    lines = [f"| stage | components | weights (GiB, {8 * p['bytes_per_param']}-bit) | + activations (estimate) | "
+             "peak (estimate) |", "|---|---|---|---|---|"]
+    for s in p["stages"]:
+        lines.append(f"| {s['stage']} | {', '.join(s['components'])} | {s['weights_gib']:.2f} | "
+                     f"{s['activations_gib_estimate']:.1f} | {s['peak_gib_estimate']:.2f} |")
+    lines.append("")
+    lines.append("| component | parameters |")
+    lines.append("|---|---|")
+    for k, n in p["parameters"].items():
+        lines.append(f"| {k} | {n / 1e6:,.1f} M |")
+    lines.append("")
+    lines.append(f"All resident: {p['resident_weights_gib']:.2f} GiB of weights, peak ≈ {p['resident_peak_gib_estimate']:.1f}"
+                 f" GiB (fits 48 GB: {p['fits_48gb_resident']}). With model offload: peak ≈ "
+                 f"{p['offload_peak_gib_estimate']:.1f} GiB (fits 24 GB: {p['fits_24gb_with_offload']}).")
+    return "\n".join(lines)
