@@ -111,8 +111,8 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         size = self.unet.config.sample_size
         shape = (batch, self.unet.config.in_channels, size, size)
         latents = torch.randn(shape, generator=generator, dtype=torch.float32) * self.scheduler.init_noise_sigma
-        if self.config.offset_noise:  # sgm: eps + offset * N(0, 1) per sample and channel, scaled by sigma_max
-            offset = torch.randn((batch, shape[1], 1, 1), generator=generator, dtype=torch.float32)
+        if self.config.offset_noise:  # sgm's unclip_recon: eps + offset * N(0, 1), one draw per sample, times sigma_max
+            offset = torch.randn((batch, 1, 1, 1), generator=generator, dtype=torch.float32)
             latents = latents + self.config.offset_noise * float(self.scheduler.sigmas.max()) * offset
         return latents.to(device=device, dtype=dtype)
 

@@ -25,10 +25,14 @@ def _file(report, name: str, suffix: str = "") -> Path:
 
 
 def assemble_components(subject: int | None = 1, root: str | os.PathLike | None = None, dtype: torch.dtype | None = None,
-                        reconstructors: str | os.PathLike | None = None) -> tuple[dict, dict]:
+                        reconstructors: str | os.PathLike | None = None, architectures: dict | None = None,
+                        artefacts: list | None = None) -> tuple[dict, dict]:
     """``NeuroClipsPipeline`` init arguments from the real checkpoints under ``root`` (see :func:`full_zoo_root`), and
     the versions (manifest revisions) written beside results. Missing files raise :class:`MissingWeightsError` with
-    the command that fetches them, before anything is loaded."""
+    the command that fetches them, before anything is loaded.
+
+    ``architectures`` overrides the real architectures (keys ``motion_adapter``, ``sparsectrl``, ``unclip6``,
+    ``unclip6_size``, ``image_variation_vae``, ``bigg_model``), and ``artefacts`` the manifest: both for checkpoints of other sizes."""
     from diffusers import DDIMScheduler, EulerDiscreteScheduler, UNetMotionModel
 
     from ...models import PerceptionReconstructor, SemanticsReconstructor
@@ -39,29 +43,34 @@ def assemble_components(subject: int | None = 1, root: str | os.PathLike | None 
     only = None
     if subject is None or reconstructors is not None:  # the reconstructors come from elsewhere, or are not needed
         only = tuple(a.name for a in load_manifest() if a.name != "reconstructors")
-    report = check_weights(root, ("inference",), (subject or 1,), only)
+    arch = {"motion_adapter": configs.MOTION_ADAPTER_V3, "sparsectrl": configs.SPARSECTRL_RGB,
+            "unclip6": configs.UNCLIP6_ORIGINAL_CONFIG, "image_variation_vae": configs.IMAGE_VARIATION_VAE,
+            "unclip6_size": configs.UNCLIP6_SIZE, "bigg_model": configs.BIGG_MODEL, **(architectures or {})}
+    report = check_weights(root, ("inference",), (subject or 1,), only, artefacts)
     if not report.complete:
         raise MissingWeightsError(report)
     artefacts = [s.artefact for s in report.statuses]
     f32 = torch.float32  # convert and merge in fp32 as the reference does, then cast (spec §5.1)
 
-    motion = loaders.load_motion_adapter(_file(report, "animatediff", "v3_sd15_mm.ckpt"), dtype=f32)
+    motion = loaders.load_motion_adapter(_file(report, "animatediff", "v3_sd15_mm.ckpt"), arch["motion_adapter"], f32)
     sd15 = report.root / "sd15"
     unet2d, vae, text_encoder, tokenizer = loaders.load_base_model(_file(report, "base_model"), sd15, f32)
     loaders.merge_domain_adapter(unet2d, _file(report, "animatediff", "v3_sd15_adapter.ckpt"), scale=1.0)
     unet = UNetMotionModel.from_unet2d(unet2d, motion)
-    controlnet = loaders.load_sparsectrl(_file(report, "animatediff", "v3_sd15_sparsectrl_rgb.ckpt"), dtype=f32)
+    controlnet = loaders.load_sparsectrl(_file(report, "animatediff", "v3_sd15_sparsectrl_rgb.ckpt"), arch["sparsectrl"],
+                                         f32)
     keyframe_unet, keyframe_vae = loaders.load_unclip6(_file(report, "mindeye2", "unclip6_epoch0_step110000.ckpt"),
-                                                       dtype=f32)
+                                                       arch["unclip6"], f32, arch["unclip6_size"])
     caption_model, caption_processor = loaders.load_blip2(report.root / "blip2", dtype=f32)
     components = {
-        "blurry_vae": loaders.load_image_variation_vae(_file(report, "mindeye2", "sd_image_var_autoenc.pth")),
+        "blurry_vae": loaders.load_image_variation_vae(_file(report, "mindeye2", "sd_image_var_autoenc.pth"),
+                                                       arch["image_variation_vae"]),
         "keyframe_unet": keyframe_unet, "keyframe_vae": keyframe_vae,
         "keyframe_scheduler": EulerDiscreteScheduler(**configs.UNCLIP6_SCHEDULER),
         "caption_model": caption_model, "caption_processor": caption_processor,
         "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "unet": unet.eval(), "controlnet": controlnet,
         "scheduler": DDIMScheduler(**configs.VIDEO_SCHEDULER),
-        "image_encoder": loaders.load_bigg(_file(report, "bigg", ".bin")), "fusion_classifier": None,
+        "image_encoder": loaders.load_bigg(_file(report, "bigg", ".bin"), arch["bigg_model"]), "fusion_classifier": None,
         "keyframe_colour_mapping": "mindeye2", "keyframe_offset_noise": configs.UNCLIP6_OFFSET_NOISE,
         "keyframe_discretization": "sgm", "default_keyframe_steps": configs.UNCLIP6_STEPS,
         "default_keyframe_unconditional": "noise"}

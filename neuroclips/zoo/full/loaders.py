@@ -167,40 +167,35 @@ def load_base_model(path: str | os.PathLike, sd15_dir: str | os.PathLike, dtype:
 
 
 # ------------------------------------------------------------------------------------------------ MindEye2
-def load_unclip6(path_or_state_dict, original_config: dict | None = None, dtype: torch.dtype = torch.float32):
+def load_unclip6(path_or_state_dict, original_config: dict | None = None, dtype: torch.dtype = torch.float32,
+                 image_size: int = configs.UNCLIP6_SIZE):
     """MindEye2's ``unclip6`` (sgm ``DiffusionEngine`` checkpoint) -> (UNet2DConditionModel with 1664-d cross-
     attention and a 1024-d projection class embedding, SDXL ``AutoencoderKL``), via diffusers' single-file
     converters with unclip6's architecture (spec §4.2). The conditioner's bigG weights in the file are not needed:
-    the Semantics Reconstructor supplies the tokens."""
+    the Semantics Reconstructor supplies the tokens. ``image_size``: the output size (768 px, 96x96 latents)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
     original_config = original_config or configs.UNCLIP6_ORIGINAL_CONFIG
     sd = path_or_state_dict
     if not isinstance(sd, dict):
         sd = unwrap(read_checkpoint(sd), "state_dict")
-    net = original_config["model"]["params"]["network_config"]["params"]
-    unet_sd = {k: v for k, v in sd.items() if k.startswith("model.diffusion_model.")}
-    unet = UNet2DConditionModel.from_single_file(unet_sd, original_config=original_config, torch_dtype=dtype)
-    _check_converted(unet, unet_sd, "unclip6 UNet")
-    vae_sd = {k: v for k, v in sd.items() if k.startswith("first_stage_model.")}
-    vae = AutoencoderKL.from_single_file(vae_sd, original_config=original_config, torch_dtype=dtype)
-    _check_converted(vae, vae_sd, "unclip6 VAE")
-    ds = original_config["model"]["params"]["first_stage_config"]["params"]["ddconfig"]
-    size = configs.UNCLIP6_SIZE if net["context_dim"] == 1664 else unet.config.sample_size * 2 ** (len(ds["ch_mult"]) - 1)
-    unet.register_to_config(sample_size=size // 2 ** (len(ds["ch_mult"]) - 1))
+    parts = {}
+    for prefix, cls, what in (("model.diffusion_model.", UNet2DConditionModel, "unclip6 UNet"),
+                              ("first_stage_model.", AutoencoderKL, "unclip6 VAE")):
+        part = {k: v for k, v in sd.items() if k.startswith(prefix)}
+        try:
+            model = cls.from_single_file(part, original_config=original_config, torch_dtype=dtype)
+        except NotImplementedError as err:  # diffusers leaves unfilled parameters on the meta device
+            raise CheckpointMismatchError(f"{what}: the checkpoint does not fill the model ({err})") from None
+        n_own = len(model.state_dict())
+        if len(part) != n_own:  # the converters map key for key; diffusers only logs leftovers
+            raise CheckpointMismatchError(f"{what}: {len(part)} tensors under {prefix} for {n_own} in the model")
+        parts[prefix] = model.eval()
+    unet, vae = parts["model.diffusion_model."], parts["first_stage_model."]
+    # diffusers guesses 512 px for a checkpoint it cannot classify; unclip6 samples 768 px
+    unet.register_to_config(sample_size=image_size // 2 ** (len(vae.config.block_out_channels) - 1))
     vae.register_to_config(force_upcast=True)  # the SDXL VAE overflows in fp16
-    return unet.eval(), vae.eval()
-
-
-def _check_converted(model: torch.nn.Module, source: dict, what: str) -> None:
-    """diffusers' single-file loading fills what it maps; make sure it mapped every source tensor and left no
-    parameter unfilled."""
-    n_params = sum(1 for _ in model.state_dict())
-    meta = [n for n, p in model.named_parameters() if p.device.type == "meta"]
-    if meta:
-        raise CheckpointMismatchError(f"{what}: {len(meta)} parameters not in the checkpoint, e.g. {meta[:3]}")
-    if len(source) < n_params:
-        raise CheckpointMismatchError(f"{what}: the checkpoint has {len(source)} tensors for {n_params} parameters")
+    return unet, vae
 
 
 def load_image_variation_vae(path: str | os.PathLike, config: dict | None = None, dtype: torch.dtype = torch.float32):
