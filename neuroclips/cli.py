@@ -323,6 +323,24 @@ def _weights(args: argparse.Namespace) -> int:
     return 0 if report.complete else 1
 
 
+def _bench_full(args: argparse.Namespace) -> int:
+    import torch
+
+    from .zoo.full.bench import bench_random
+
+    if not torch.cuda.is_available() and not args.allow_cpu:
+        raise ValueError("bench-full measures the full-size models on a GPU; none is visible here "
+                         "(--allow-cpu runs it on the CPU anyway: tens of GB of RAM and very slow)")
+    steps = {k: v for k, v in (("num_inference_steps", args.steps), ("keyframe_steps", args.keyframe_steps)) if v}
+    result = bench_random(repeats=args.repeats, **steps)
+    print(json.dumps(result, indent=2))
+    if args.results:
+        from .io import atomic_write_json
+
+        atomic_write_json(args.results, result)
+    return 0
+
+
 def _memory_plan(args: argparse.Namespace) -> int:
     from .zoo.full.memory import format_plan, plan
 
@@ -487,6 +505,15 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(or $NEUROCLIPS_BASE_MODEL; default: civitai model version 130072)")
     p.add_argument("--dry-run", action="store_true", help="download: list what would be fetched, fetch nothing")
     p.set_defaults(func=_weights)
+
+    p = sub.add_parser("bench-full", help="latency and peak GPU memory per stage of one clip through the full-size "
+                                          "architectures with random weights (fp16; no downloads needed)")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--steps", type=int, help="video sampler steps (default: the reference's 25)")
+    p.add_argument("--keyframe-steps", type=int, help="unCLIP steps (default: the reference's 38)")
+    p.add_argument("--results", help="write the JSON here too (e.g. docs/benchmarks-full.json)")
+    p.add_argument("--allow-cpu", action="store_true")
+    p.set_defaults(func=_bench_full)
 
     p = sub.add_parser("memory-plan", help="the full zoo's parameter counts (exact, from the architectures) and "
                                            "per-stage GPU memory (weights + estimated activations)")

@@ -7,6 +7,7 @@ Weights are counted; activation peaks are estimates (spec §9.2) until measured 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -40,8 +41,24 @@ def _count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+@functools.lru_cache(maxsize=4)
 def parameter_counts(n_voxels: int = CC2017_VOXELS) -> dict[str, int]:
     """Exact parameter counts of each component of the full pipeline, from the architectures alone."""
+    return {k: v for k, v in _counts(n_voxels).items() if not k.startswith("_")}
+
+
+def checkpoint_parameter_counts() -> dict[str, int]:
+    """Parameters the architectures put in each real checkpoint file, to compare with the files' sizes: the motion
+    module alone; unclip6 with its conditioner (bigG minus the text transformer sgm deletes, spec §4.2)."""
+    c = _counts(CC2017_VOXELS)
+    return {"v3_sd15_mm.ckpt": c["_motion_adapter"], "v3_sd15_sparsectrl_rgb.ckpt": c["controlnet"],
+            "sd_image_var_autoenc.pth": c["blurry_vae"],
+            "unclip6_epoch0_step110000.ckpt": c["keyframe_unet"] + c["keyframe_vae"] + c["image_encoder"]
+            + c["_bigg_text_leftovers"]}
+
+
+@functools.lru_cache(maxsize=4)
+def _counts(n_voxels: int) -> dict[str, int]:
     import open_clip
     from diffusers import AutoencoderKL, MotionAdapter, SparseControlNetModel, UNet2DConditionModel
     from diffusers.loaders.single_file_utils import (create_unet_diffusers_config_from_ldm,
@@ -65,9 +82,12 @@ def parameter_counts(n_voxels: int = CC2017_VOXELS) -> dict[str, int]:
         counts["text_encoder"] = _count(CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072,
                                                                      num_hidden_layers=12, num_attention_heads=12,
                                                                      projection_dim=768)))
-        counts["unet"] = _count(UNet2DConditionModel(**sd15_unet)) + _count(MotionAdapter(**configs.MOTION_ADAPTER_V3))
+        counts["_motion_adapter"] = _count(MotionAdapter(**configs.MOTION_ADAPTER_V3))
+        counts["unet"] = _count(UNet2DConditionModel(**sd15_unet)) + counts["_motion_adapter"]
         counts["controlnet"] = _count(SparseControlNetModel(**configs.SPARSECTRL_RGB))
-        counts["image_encoder"] = _count(open_clip.CLIP(**open_clip.get_model_config(configs.BIGG_MODEL)).visual)
+        bigg = open_clip.CLIP(**open_clip.get_model_config(configs.BIGG_MODEL))
+        counts["image_encoder"] = _count(bigg.visual)
+        counts["_bigg_text_leftovers"] = _count(bigg) - _count(bigg.visual) - _count(bigg.transformer)
     return counts
 
 
