@@ -18,11 +18,11 @@ class Captioner:
 
         images = list(images)
         captions: list[str] = []
-        dtype = next(self.model.parameters()).dtype
+        param = next(self.model.parameters())
         with torch.no_grad():
             for i in range(0, len(images), batch_size):
                 pixels = self.processor(images=images[i : i + batch_size], return_tensors="pt").pixel_values
-                ids = self.model.generate(pixel_values=pixels.to(dtype), max_new_tokens=self.max_new_tokens,
+                ids = self.model.generate(pixel_values=pixels.to(param.device, param.dtype), max_new_tokens=self.max_new_tokens,
                                           do_sample=False)
                 captions += [c.strip() for c in self.processor.batch_decode(ids, skip_special_tokens=True)]
         return captions

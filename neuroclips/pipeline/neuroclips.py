@@ -7,6 +7,7 @@ leaves every other stage's output unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,12 @@ class NeuroClipsPipeline(DiffusionPipeline):
     """
 
     _optional_components = ["image_encoder", "fusion_classifier"]
-    model_cpu_offload_seq = "semantics->keyframe_unet->caption_model->text_encoder->controlnet->unet->vae"
+    model_cpu_offload_seq = ("perception->blurry_vae->semantics->keyframe_unet->keyframe_vae->caption_model->"
+                             "text_encoder->controlnet->unet->vae->image_encoder")
+    # what each stage runs: with stage offload (:meth:`enable_stage_offload`) only these sit on the GPU at a time
+    STAGE_COMPONENTS = {"blurry": ("perception", "blurry_vae"), "keyframe": ("semantics", "keyframe_unet", "keyframe_vae"),
+                        "caption": ("caption_model",), "video": ("text_encoder", "unet", "controlnet", "vae"),
+                        "embed": ("image_encoder",), "fusion": ("fusion_classifier",)}
 
     def __init__(self, perception, semantics, blurry_vae, keyframe_unet, keyframe_scheduler, keyframe_vae, caption_model,
                  caption_processor, vae, text_encoder, tokenizer, unet, controlnet, scheduler, image_encoder=None,
@@ -128,6 +134,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
         comps = dict(self.components, perception=perception, semantics=semantics)
         pipe = type(self)(**comps, **self.zoo_settings)
         pipe.set_progress_bar_config(disable=True)
+        pipe._offload_device = getattr(self, "_offload_device", None)
         pipe.versions = {**self.versions, **(versions or {})}
         return pipe
 
@@ -147,6 +154,37 @@ class NeuroClipsPipeline(DiffusionPipeline):
         if s.get("keyframe_unconditional") is None:
             s["keyframe_unconditional"] = self.config.default_keyframe_unconditional
         return s
+
+    @property
+    def device(self) -> torch.device:
+        """Where stages run: the offload device when stage offload is on, else where the components are."""
+        offload = getattr(self, "_offload_device", None)
+        return offload if offload is not None else super().device
+
+    def enable_stage_offload(self, device: str | torch.device = "cuda") -> NeuroClipsPipeline:
+        """Keep every component on the CPU and move a stage's components (:attr:`STAGE_COMPONENTS`) to ``device``
+        only while that stage runs: the full zoo's largest stage is ~12 GB in fp16, the whole pipeline ~24 GB
+        (docs/benchmarks.md). Coarser than diffusers' ``enable_model_cpu_offload``, which only follows ``forward``
+        calls, whereas the stages also call methods such as the prior's sampler."""
+        self.to("cpu")
+        self._offload_device = torch.device(device)
+        return self
+
+    @contextlib.contextmanager
+    def _stage(self, name: str):
+        device = getattr(self, "_offload_device", None)
+        modules = [m for m in (getattr(self, n, None) for n in self.STAGE_COMPONENTS[name]) if m is not None]
+        if device is not None:
+            for m in modules:
+                m.to(device)
+        try:
+            yield
+        finally:
+            if device is not None:
+                for m in modules:
+                    m.to("cpu")
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
 
     @property
     def video_size(self) -> int:
@@ -214,9 +252,10 @@ class NeuroClipsPipeline(DiffusionPipeline):
     @torch.no_grad()
     def reconstruct_blurry(self, fmri: torch.Tensor) -> np.ndarray:
         """PR -> latents (1, 6, 4, s, s) -> VAE decode -> uint8 (6, H, W, 3) at 3 FPS (spec §2.6)."""
-        latents = self.perception(fmri.to(self.device, self.perception.dtype)).latents[0]
-        vae = self.blurry_vae
-        x = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
+        with self._stage("blurry"):
+            latents = self.perception(fmri.to(self.device, self.perception.dtype)).latents[0]
+            vae = self.blurry_vae
+            x = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
         return ((x.float() / 2 + 0.5).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
     def blurry_to_video(self, frames: np.ndarray) -> np.ndarray:
@@ -229,14 +268,16 @@ class NeuroClipsPipeline(DiffusionPipeline):
                              init_image: np.ndarray | None = None, keyframe_strength: float = 1.0,
                              unconditional: str = "zeros") -> np.ndarray:
         """SR -> clip_voxels -> prior (dalle2 DDIM) -> unCLIP -> uint8 (H, W, 3) (spec §4.1-4.2)."""
-        clip_voxels = self.semantics(fmri.to(self.device, self.semantics.dtype)).clip_voxels
-        tokens = self.semantics.sample_tokens(clip_voxels, prior_steps, generator=prior_generator)
-        pipe = self.keyframe_pipeline
-        image = None
-        if init_image is not None:  # the paper's variant: start unCLIP from the blurry video's first frame
-            image = resize_frames(init_image[None], pipe.image_size)
-        out = pipe(tokens.to(pipe.unet.dtype), num_inference_steps=keyframe_steps, guidance_scale=keyframe_guidance_scale,
-                   generator=keyframe_generator, image=image, strength=keyframe_strength, unconditional=unconditional)
+        with self._stage("keyframe"):
+            clip_voxels = self.semantics(fmri.to(self.device, self.semantics.dtype)).clip_voxels
+            tokens = self.semantics.sample_tokens(clip_voxels, prior_steps, generator=prior_generator)
+            pipe = self.keyframe_pipeline
+            image = None
+            if init_image is not None:  # the paper's variant: start unCLIP from the blurry video's first frame
+                image = resize_frames(init_image[None], pipe.image_size)
+            out = pipe(tokens.to(pipe.unet.dtype), num_inference_steps=keyframe_steps,
+                       guidance_scale=keyframe_guidance_scale, generator=keyframe_generator, image=image,
+                       strength=keyframe_strength, unconditional=unconditional)
         return out.images[0]
 
     @torch.no_grad()
@@ -244,7 +285,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
         """BLIP-2 caption of the keyframe, as ``caption.py``: no prompt, greedy (spec §4.3)."""
         from .caption import Captioner
 
-        return Captioner(self.caption_model, self.caption_processor)(keyframe[None])[0]
+        with self._stage("caption"):
+            return Captioner(self.caption_model, self.caption_processor)(keyframe[None])[0]
 
     @torch.no_grad()
     def embed_images(self, images: np.ndarray) -> torch.Tensor:
@@ -253,8 +295,9 @@ class NeuroClipsPipeline(DiffusionPipeline):
 
         if self.image_encoder is None:
             raise ValueError("this pipeline has no image_encoder; fusion needs CLIP image embeddings")
-        px = pixel_values(images, self.image_encoder.config.image_size).to(self.device, self.image_encoder.dtype)
-        return torch.nn.functional.normalize(self.image_encoder(pixel_values=px).image_embeds.float(), dim=-1)
+        with self._stage("embed"):
+            px = pixel_values(images, self.image_encoder.config.image_size).to(self.device, self.image_encoder.dtype)
+            return torch.nn.functional.normalize(self.image_encoder(pixel_values=px).image_embeds.float(), dim=-1)
 
     def same_class(self, keyframe_a: np.ndarray, keyframe_b: np.ndarray, method: str = "classifier") -> tuple[bool, float]:
         """Fusion's decision for two keyframes (spec §6): (same class?, score)."""
@@ -266,8 +309,9 @@ class NeuroClipsPipeline(DiffusionPipeline):
                 score = float((e[0] * e[1]).sum())
                 return score >= 0.8, score  # KeyframeSimilarityClassifier's default cosine threshold
             raise ValueError("this pipeline has no fusion_classifier; train one with `python -m neuroclips train-fusion`")
-        decision, score = self.fusion_classifier.same_class(e[:1].to(self.fusion_classifier.dtype),
-                                                            e[1:].to(self.fusion_classifier.dtype), method)
+        with self._stage("fusion"):
+            decision, score = self.fusion_classifier.same_class(e[:1].to(self.fusion_classifier.dtype),
+                                                                e[1:].to(self.fusion_classifier.dtype), method)
         return bool(decision[0]), float(score[0])
 
     # ------------------------------------------------------------------------------------------------ call
@@ -351,12 +395,13 @@ class NeuroClipsPipeline(DiffusionPipeline):
             control = resize_frames((control_frame if control_frame is not None else c["keyframe"])[None], size)[0]
         blurry_video = c["blurry_video"] if s["use_blurry"] else None
         t = self._sync()
-        video = self.video_pipeline(prompt, negative_prompt, blurry_video=blurry_video, keyframe=control, num_frames=16,
-                                    height=size, width=size, num_inference_steps=s["num_inference_steps"],
-                                    guidance_scale=s["guidance_scale"], alpha_mode=s["alpha_mode"],
-                                    alpha_strength=s["alpha_strength"],
-                                    controlnet_conditioning_scale=s["controlnet_conditioning_scale"],
-                                    generator=gens["video"])
+        with self._stage("video"):
+            video = self.video_pipeline(prompt, negative_prompt, blurry_video=blurry_video, keyframe=control, num_frames=16,
+                                        height=size, width=size, num_inference_steps=s["num_inference_steps"],
+                                        guidance_scale=s["guidance_scale"], alpha_mode=s["alpha_mode"],
+                                        alpha_strength=s["alpha_strength"],
+                                        controlnet_conditioning_scale=s["controlnet_conditioning_scale"],
+                                        generator=gens["video"])
         timings["video"] = self._sync() - t
         timings["total"] = sum(timings.values())
         settings = {**s, "control_frame_given": control_frame is not None, "video_controlnet_calls": video.controlnet_calls,

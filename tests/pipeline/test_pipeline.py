@@ -206,3 +206,18 @@ def test_keyframe_unconditional_tokens_option(pipe, fmri, base):
 def test_caption_alone_with_the_blurry_keyframe_start(pipe, fmri):
     out = pipe(fmri, seed=0, use_blurry=False, use_keyframe=False, use_caption=True, keyframe_init="blurry", **FAST)
     assert out.caption and out.blurry_frames is not None and out.blurry_video is None and out.control_frame is None
+
+
+def test_stage_offload_moves_one_stage_at_a_time_and_changes_nothing(pipe, fmri, base, monkeypatch):
+    staged = pipe.with_reconstructors(pipe.perception, pipe.semantics).enable_stage_offload("cpu")
+    moves = []
+    for name in ("perception", "semantics", "keyframe_unet", "caption_model", "unet", "controlnet"):
+        module = getattr(staged, name)
+        original = module.to
+        monkeypatch.setattr(module, "to", lambda *a, _n=name, _o=original, **k: moves.append(_n) or _o(*a, **k))
+    out = staged(fmri, seed=0, **FAST)
+    np.testing.assert_array_equal(out.video, base.video)
+    # each stage's components go to the device and back, stage after stage, in the pipeline's order
+    assert moves == ["perception", "perception", "semantics", "keyframe_unet", "semantics", "keyframe_unet",
+                     "caption_model", "caption_model", "unet", "controlnet", "unet", "controlnet"]
+    assert staged.device == torch.device("cpu") and pipe.device.type == "cpu"

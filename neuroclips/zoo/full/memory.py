@@ -1,6 +1,7 @@
 """Memory plan of the full zoo: exact parameter counts of the real architectures (built on the meta device, so
-nothing is allocated), their weight memory per precision, and where each stage lives on a 24 GB GPU with offload
-or on ZeroGPU's 48 GB without (``python -m neuroclips memory-plan``).
+nothing is allocated), their weight memory per precision, and where each stage lives: on a 24 GB GPU with stage
+offload (``NeuroClipsPipeline.enable_stage_offload``: one stage's components on the GPU at a time), on ZeroGPU's
+48 GB all resident (``python -m neuroclips memory-plan``).
 
 Weights are counted; activation peaks are estimates (spec §9.2) until measured on a GPU (docs/benchmarks.md).
 """
@@ -92,22 +93,25 @@ def _counts(n_voxels: int) -> dict[str, int]:
 
 
 def plan(counts: dict[str, int] | None = None, bytes_per_param: int = 2) -> dict:
-    """Per-stage weights and estimated peaks, the whole pipeline resident (ZeroGPU), and with model offload (each
+    """Per-stage weights and estimated peaks, the whole pipeline resident (ZeroGPU), and with stage offload (each
     stage's components moved to the GPU only while it runs)."""
     counts = counts or parameter_counts()
 
     def gib(n):
         return n * bytes_per_param / GiB
 
+    def weights(c):  # the SDXL VAE stays in fp32 (it overflows in fp16)
+        return gib(counts[c]) * (4 / bytes_per_param if c == "keyframe_vae" else 1)
+
     stages = []
     for s in STAGES:
-        # the SDXL VAE is kept in fp32 (it overflows in fp16)
-        w = sum(gib(counts[c]) * (2 if c == "keyframe_vae" and bytes_per_param == 2 else 1) for c in s.components)
+        w = sum(weights(c) for c in s.components)
+        act = s.activation_gib * bytes_per_param / 2
         stages.append({"stage": s.name, "components": list(s.components), "weights_gib": round(w, 2),
-                       "activations_gib_estimate": s.activation_gib, "peak_gib_estimate": round(w + s.activation_gib, 2),
+                       "activations_gib_estimate": act, "peak_gib_estimate": round(w + act, 2),
                        "note": s.note})
-    everything = sum(gib(n) for k, n in counts.items() if k != "blurry_vae") + gib(counts["keyframe_vae"])
-    resident_peak = everything + max(s.activation_gib for s in STAGES)
+    everything = sum(weights(k) for k in counts)  # the full zoo's three VAEs are three different models
+    resident_peak = everything + max(st["activations_gib_estimate"] for st in stages)
     offload_peak = max(st["peak_gib_estimate"] for st in stages)
     return {"bytes_per_param": bytes_per_param, "parameters": counts, "stages": stages,
             "resident_weights_gib": round(everything, 2), "resident_peak_gib_estimate": round(resident_peak, 2),
@@ -128,6 +132,6 @@ def format_plan(p: dict) -> str:
         lines.append(f"| {k} | {n / 1e6:,.1f} M |")
     lines.append("")
     lines.append(f"All resident: {p['resident_weights_gib']:.2f} GiB of weights, peak ≈ {p['resident_peak_gib_estimate']:.1f}"
-                 f" GiB (fits 48 GB: {p['fits_48gb_resident']}). With model offload: peak ≈ "
+                 f" GiB (fits 48 GB: {p['fits_48gb_resident']}). With stage offload: peak ≈ "
                  f"{p['offload_peak_gib_estimate']:.1f} GiB (fits 24 GB: {p['fits_24gb_with_offload']}).")
     return "\n".join(lines)
