@@ -142,8 +142,9 @@ def train_perception(subject, out_dir: Path, work_dir: Path, config: str = "mini
     from .targets import clip_frames, subject_targets, teacher_aug_bank
 
     if config != "mini":
-        raise NotImplementedError("the full PR needs the ConvNeXt-XL teacher and SD VAE of the full zoo; "
-                                  "train it on a GPU host once `python -m neuroclips weights download --zoo full` exists")
+        raise NotImplementedError("training the full-size PR (ConvNeXt-XL teacher, SD image-variation VAE) is not "
+                                  "built yet; its weights come with `python -m neuroclips weights download --zoo full "
+                                  "--group training`")
     torch.manual_seed(cfg.seed)
     tg = subject_targets(subject, "train", zoo_root)
     frames = clip_frames(subject, "train")
