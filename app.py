@@ -1,7 +1,8 @@
 """NeuroClips Studio: `python app.py` serves the embedded default (mini zoo, simulated subjects) on 127.0.0.1:7860.
 
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override the address, as on Hugging Face Spaces. NEUROCLIPS_ZOO=full
-selects the real checkpoints (a GPU host, after `python -m neuroclips weights download --zoo full`); NEUROCLIPS_STEPS=N runs fewer sampler steps
+selects the real checkpoints (a GPU host, after `python -m neuroclips weights download --zoo full`) and the cc2017
+data (NEUROCLIPS_CC2017_ROOT); NEUROCLIPS_STEPS=N runs fewer sampler steps
 (a slow CPU host; the About tab says so).
 """
 

@@ -44,6 +44,19 @@ def choose_zoo() -> str:
     return env
 
 
+def choose_data(zoo: str) -> tuple[str, str | None]:
+    """(source, root): ``$NEUROCLIPS_DATA`` ("simulated" or "cc2017"; the full zoo defaults to cc2017, whose
+    subjects its reconstructors were trained on) with ``$NEUROCLIPS_CC2017_ROOT`` for cc2017."""
+    source = os.environ.get("NEUROCLIPS_DATA", "cc2017" if zoo == "full" else "simulated")
+    if source not in ("simulated", "cc2017"):
+        raise ValueError(f"NEUROCLIPS_DATA must be 'simulated' or 'cc2017', got {source!r}")
+    root = os.environ.get("NEUROCLIPS_CC2017_ROOT") if source == "cc2017" else None
+    if source == "cc2017" and not root:
+        raise ValueError("the cc2017 data needs NEUROCLIPS_CC2017_ROOT=<folder with subj0N_*_fmri.pt, GT_*_3fps.pt, "
+                         "GT_*_caption.pt> (from the gongzx/cc2017_dataset dataset repo, spec §1.2)")
+    return source, root
+
+
 class LRU(OrderedDict):
     def __init__(self, size: int):
         super().__init__()
@@ -79,8 +92,8 @@ class Studio:
         self.zoo = zoo or choose_zoo()
         if self.zoo not in ZOOS:  # the name becomes part of the results folder, which the app serves
             raise ValueError(f"zoo must be one of {ZOOS}, got {self.zoo!r}")
-        self.subjects = available_simulated_subjects()
-        self.source = "simulated"
+        self.source, self.data_root = choose_data(self.zoo)
+        self.subjects = available_simulated_subjects() if self.source == "simulated" else [1, 2, 3]
         self.store = ResultsStore(Path(results_root) if results_root else cache_dir() / "results" / self.zoo)
         self.lock = threading.RLock()
         self._pipes: dict[int, object] = {}
@@ -93,7 +106,7 @@ class Studio:
     def data(self, subject: int) -> SubjectData:
         subject = int(subject)
         if subject not in self._data:
-            self._data[subject] = load_subject(self.source, subject)
+            self._data[subject] = load_subject(self.source, subject, root=self.data_root)
         return self._data[subject]
 
     def pipeline(self, subject: int):

@@ -87,6 +87,22 @@ def test_only_known_zoos_name_the_served_folder(tmp_path, monkeypatch):
         Studio(zoo="/etc", results_root=tmp_path)
 
 
+def test_full_zoo_without_weights_or_data_says_what_to_do(tmp_path, monkeypatch):
+    """On a host without the full zoo's files the app names the missing files and the download command."""
+    from neuroclips.ui.app import make_handlers
+    from neuroclips.ui.studio import Studio
+
+    monkeypatch.delenv("NEUROCLIPS_DATA", raising=False)
+    monkeypatch.delenv("NEUROCLIPS_CC2017_ROOT", raising=False)
+    with pytest.raises(ValueError, match="NEUROCLIPS_CC2017_ROOT"):  # the full zoo's subjects are cc2017's
+        Studio(zoo="full", results_root=tmp_path)
+    monkeypatch.setenv("NEUROCLIPS_DATA", "simulated")
+    monkeypatch.setenv("NEUROCLIPS_FULL_ZOO", str(tmp_path / "empty"))
+    handlers = make_handlers(Studio(zoo="full", results_root=tmp_path / "results", defaults=FAST))
+    with pytest.raises(gr.Error, match="python -m neuroclips weights download --zoo full"):
+        _call(handlers)
+
+
 def test_long_video_brain_search_and_about(handlers, studio):
     video, text, keyframes = handlers.long_video(1, 42, 2, "cosine", 0)
     assert len(read_mp4(video)[0]) == 32 and "42 → 43" in text and len(keyframes) == 2
