@@ -362,8 +362,9 @@ def _add_guidance_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--keyframe-init", choices=["noise", "blurry"], default="noise",
                    help="start unCLIP from noise (reference) or the blurry first frame (paper)")
     g.add_argument("--keyframe-strength", type=float, default=0.8, help="with --keyframe-init blurry")
-    g.add_argument("--keyframe-unconditional", choices=["zeros", "noise"], default="zeros",
-                   help="unCLIP's CFG input: zero tokens (mini zoo's training) or N(0,1) tokens (reference)")
+    g.add_argument("--keyframe-unconditional", choices=["zeros", "noise"],
+                   help="unCLIP's CFG input: zero tokens (mini zoo's training) or N(0,1) tokens (reference); "
+                        "default: the zoo's (mini: zeros, full: noise)")
     g.add_argument("--steps", type=int, default=25, help="DDIM steps of the video model")
     g.add_argument("--guidance-scale", type=float, default=8.5, help="CFG of the video model")
     g.add_argument("--seed", type=int, help="default: the reference's seed")
