@@ -175,9 +175,8 @@ def test_unclip6_sgm_checkpoint_into_diffusers(tmp_path, unclip_like):
 
 def test_unclip6_real_architecture_from_its_config():
     """The written-down unclip6 config converts to the architecture spec §4.2 describes."""
-    from diffusers.loaders.single_file_utils import create_unet_diffusers_config_from_ldm
-
-    cfg = create_unet_diffusers_config_from_ldm(configs.UNCLIP6_ORIGINAL_CONFIG, {}, image_size=768)
+    cfg, vae_cfg = loaders.unclip6_diffusers_configs()
+    assert vae_cfg["scaling_factor"] == 0.13025 and vae_cfg["force_upcast"]
     assert cfg["cross_attention_dim"] == 1664 and cfg["class_embed_type"] == "projection"
     assert cfg["projection_class_embeddings_input_dim"] == 1024 and cfg["sample_size"] == 96
     assert list(cfg["transformer_layers_per_block"]) == [1, 2, 10] and list(cfg["attention_head_dim"]) == [5, 10, 20]

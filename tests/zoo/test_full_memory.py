@@ -35,8 +35,8 @@ def test_random_weight_bench_runs_every_stage(tmp_path):
     from neuroclips.zoo.full.bench import bench_random, full_architectures
 
     full = full_architectures()
-    assert full["keyframe_unet"] == create_unet_diffusers_config_from_ldm(configs.UNCLIP6_ORIGINAL_CONFIG, {},
-                                                                          image_size=configs.UNCLIP6_SIZE)
+    expected = create_unet_diffusers_config_from_ldm(configs.UNCLIP6_ORIGINAL_CONFIG, {})
+    assert full["keyframe_unet"] == {**expected, "sample_size": 96}
     assert full["keyframe_unet"]["cross_attention_dim"] == 1664 and full["n_voxels"] == 13447
     (tmp_path / "ToyBigG.json").write_text(json.dumps(
         {"embed_dim": 8, "vision_cfg": {"image_size": 28, "layers": 1, "width": 16, "head_width": 8, "patch_size": 7},

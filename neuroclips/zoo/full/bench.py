@@ -21,14 +21,11 @@ VIT_L_TEXT = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
 
 def full_architectures() -> dict:
     """Constructor arguments of every component at the real sizes."""
-    from diffusers.loaders.single_file_utils import (create_unet_diffusers_config_from_ldm,
-                                                     create_vae_diffusers_config_from_ldm)
+    from .loaders import unclip6_diffusers_configs
 
-    unclip = configs.UNCLIP6_ORIGINAL_CONFIG
-    keyframe_vae = create_vae_diffusers_config_from_ldm(unclip, {}, image_size=configs.UNCLIP6_SIZE)
+    keyframe_unet, keyframe_vae = unclip6_diffusers_configs()
     return {"perception": {}, "semantics": {}, "blurry_vae": configs.IMAGE_VARIATION_VAE,
-            "keyframe_unet": {**create_unet_diffusers_config_from_ldm(unclip, {}, image_size=configs.UNCLIP6_SIZE)},
-            "keyframe_vae": {**keyframe_vae, "force_upcast": True}, "blip2_text": configs.BLIP2_OPT_2_7B_TEXT,
+            "keyframe_unet": keyframe_unet, "keyframe_vae": keyframe_vae, "blip2_text": configs.BLIP2_OPT_2_7B_TEXT,
             "blip2_vision": {}, "blip2_qformer": {}, "text_encoder": VIT_L_TEXT, "unet": SD15_UNET,
             "motion_adapter": configs.MOTION_ADAPTER_V3, "sparsectrl": configs.SPARSECTRL_RGB,
             "bigg_model": configs.BIGG_MODEL, "n_voxels": CC2017_VOXELS}

@@ -167,6 +167,20 @@ def load_base_model(path: str | os.PathLike, sd15_dir: str | os.PathLike, dtype:
 
 
 # ------------------------------------------------------------------------------------------------ MindEye2
+def unclip6_diffusers_configs(original_config: dict | None = None, image_size: int = configs.UNCLIP6_SIZE
+                              ) -> tuple[dict, dict]:
+    """(UNet, VAE) diffusers configs of unclip6's architecture, as diffusers' single-file converters derive them,
+    at ``image_size`` (diffusers would guess 512 px)."""
+    from diffusers.loaders.single_file_utils import (create_unet_diffusers_config_from_ldm,
+                                                     create_vae_diffusers_config_from_ldm)
+
+    original_config = original_config or configs.UNCLIP6_ORIGINAL_CONFIG
+    unet = create_unet_diffusers_config_from_ldm(original_config, {})
+    vae = create_vae_diffusers_config_from_ldm(original_config, {})
+    factor = 2 ** (len(vae["block_out_channels"]) - 1)
+    return {**unet, "sample_size": image_size // factor}, {**vae, "sample_size": image_size, "force_upcast": True}
+
+
 def load_unclip6(path_or_state_dict, original_config: dict | None = None, dtype: torch.dtype = torch.float32,
                  image_size: int = configs.UNCLIP6_SIZE):
     """MindEye2's ``unclip6`` (sgm ``DiffusionEngine`` checkpoint) -> (UNet2DConditionModel with 1664-d cross-

@@ -62,11 +62,10 @@ def checkpoint_parameter_counts() -> dict[str, int]:
 def _counts(n_voxels: int) -> dict[str, int]:
     import open_clip
     from diffusers import AutoencoderKL, MotionAdapter, SparseControlNetModel, UNet2DConditionModel
-    from diffusers.loaders.single_file_utils import (create_unet_diffusers_config_from_ldm,
-                                                     create_vae_diffusers_config_from_ldm)
     from transformers import Blip2Config, Blip2ForConditionalGeneration, CLIPTextConfig, CLIPTextModel
 
     from ...models import PerceptionReconstructor, SemanticsReconstructor
+    from .loaders import unclip6_diffusers_configs
 
     sd15_unet = dict(block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
                      layers_per_block=2, sample_size=32)
@@ -75,10 +74,9 @@ def _counts(n_voxels: int) -> dict[str, int]:
         counts["perception"] = _count(PerceptionReconstructor(n_voxels=n_voxels))
         counts["semantics"] = _count(SemanticsReconstructor(n_voxels=n_voxels))
         counts["blurry_vae"] = counts["vae"] = _count(AutoencoderKL(**configs.IMAGE_VARIATION_VAE))
-        cfg = create_unet_diffusers_config_from_ldm(configs.UNCLIP6_ORIGINAL_CONFIG, {}, image_size=configs.UNCLIP6_SIZE)
-        counts["keyframe_unet"] = _count(UNet2DConditionModel(**cfg))
-        counts["keyframe_vae"] = _count(AutoencoderKL(**create_vae_diffusers_config_from_ldm(
-            configs.UNCLIP6_ORIGINAL_CONFIG, {}, image_size=configs.UNCLIP6_SIZE)))
+        unet_cfg, vae_cfg = unclip6_diffusers_configs()
+        counts["keyframe_unet"] = _count(UNet2DConditionModel(**unet_cfg))
+        counts["keyframe_vae"] = _count(AutoencoderKL(**vae_cfg))
         counts["caption_model"] = _count(Blip2ForConditionalGeneration(Blip2Config(text_config=configs.BLIP2_OPT_2_7B_TEXT)))
         counts["text_encoder"] = _count(CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072,
                                                                      num_hidden_layers=12, num_attention_heads=12,
