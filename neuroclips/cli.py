@@ -318,7 +318,13 @@ def _weights(args: argparse.Namespace) -> int:
     if args.action == "check":
         report = check_weights(**kwargs)
     else:
-        report = download_weights(**kwargs, dry_run=args.dry_run)
+        try:
+            report = download_weights(**kwargs, dry_run=args.dry_run)
+        except Exception as err:  # noqa: BLE001 - network, auth, gated repo, refused file: all end the same way
+            logging.getLogger(__name__).info("download failed", exc_info=True)
+            print(f"error: the download stopped ({type(err).__name__}: {err})\nrun the same command again to resume "
+                  "(-v shows the traceback)", file=sys.stderr)
+            return 1
     print(report.format())
     return 0 if report.complete else 1
 
@@ -503,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="ARTEFACT", help="only these artefacts of the manifest")
     p.add_argument("--reconstructors-repo", help="Hub repo of the trained PR/SR (or $NEUROCLIPS_RECONSTRUCTORS_REPO)")
     p.add_argument("--base-model", help="Realistic Vision source: URL, <repo_id>:<file>[@revision] or a local file "
-                                        "(or $NEUROCLIPS_BASE_MODEL; default: civitai model version 130072)")
+                                        "(or $NEUROCLIPS_BASE_MODEL; default: AnimateDiff's Hub backup of the V6.0 B1 file)")
     p.add_argument("--dry-run", action="store_true", help="download: list what would be fetched, fetch nothing")
     p.set_defaults(func=_weights)
 

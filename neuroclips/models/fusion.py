@@ -23,8 +23,11 @@ def pair_features(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 class KeyframeSimilarityClassifier(ModelMixin, ConfigMixin):
     """P(same class) of two keyframes from their CLIP image embeddings; ``threshold`` is the decision point."""
 
+    DEFAULT_COSINE_THRESHOLD = 0.8
+
     @register_to_config
-    def __init__(self, embed_dim: int, hidden_dim: int = 64, threshold: float = 0.5, cosine_threshold: float = 0.8):
+    def __init__(self, embed_dim: int, hidden_dim: int = 64, threshold: float = 0.5,
+                 cosine_threshold: float = DEFAULT_COSINE_THRESHOLD):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(2 * embed_dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, 1))
 

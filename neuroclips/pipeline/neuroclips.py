@@ -264,10 +264,13 @@ class NeuroClipsPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def reconstruct_keyframe(self, fmri: torch.Tensor, prior_generator: torch.Generator, keyframe_generator: torch.Generator,
-                             prior_steps: int = 20, keyframe_steps: int = 25, keyframe_guidance_scale: float = 5.0,
+                             prior_steps: int = 20, keyframe_steps: int | None = None, keyframe_guidance_scale: float = 5.0,
                              init_image: np.ndarray | None = None, keyframe_strength: float = 1.0,
-                             unconditional: str = "zeros") -> np.ndarray:
-        """SR -> clip_voxels -> prior (dalle2 DDIM) -> unCLIP -> uint8 (H, W, 3) (spec §4.1-4.2)."""
+                             unconditional: str | None = None) -> np.ndarray:
+        """SR -> clip_voxels -> prior (dalle2 DDIM) -> unCLIP -> uint8 (H, W, 3) (spec §4.1-4.2); steps and the
+        unconditional tokens default to the zoo's."""
+        keyframe_steps = keyframe_steps or self.config.default_keyframe_steps
+        unconditional = unconditional or self.config.default_keyframe_unconditional
         with self._stage("keyframe"):
             clip_voxels = self.semantics(fmri.to(self.device, self.semantics.dtype)).clip_voxels
             tokens = self.semantics.sample_tokens(clip_voxels, prior_steps, generator=prior_generator)
@@ -299,6 +302,37 @@ class NeuroClipsPipeline(DiffusionPipeline):
             px = pixel_values(images, self.image_encoder.config.image_size).to(self.device, self.image_encoder.dtype)
             return torch.nn.functional.normalize(self.image_encoder(pixel_values=px).image_embeds.float(), dim=-1)
 
+    @torch.no_grad()
+    def image_tokens(self, images: np.ndarray) -> torch.Tensor:
+        """The Semantics Reconstructor's target of uint8 (N, H, W, 3): patch tokens after the final LayerNorm, CLS
+        dropped, not projected (spec §3.1), from either zoo's image encoder."""
+        from ..zoo.clip import image_tokens, pixel_values
+
+        if self.image_encoder is None:
+            raise ValueError("this pipeline has no image_encoder")
+        with self._stage("embed"):
+            enc = self.image_encoder
+            px = pixel_values(images, enc.config.image_size).to(self.device, enc.dtype)
+            if hasattr(enc, "vision_model"):  # transformers CLIP (mini zoo)
+                return image_tokens(enc.vision_model, px).float()
+            return enc(px).image_tokens.float()  # open_clip bigG (full zoo)
+
+    @torch.no_grad()
+    def clip_voxels(self, fmri: torch.Tensor) -> torch.Tensor:
+        """SR's clip_voxels (B, n_tokens, width) of fMRI (B, n_voxels), for retrieval."""
+        with self._stage("keyframe"):
+            return self.semantics(torch.as_tensor(fmri).to(self.device, self.semantics.dtype)).clip_voxels.float()
+
+    @property
+    def fusion_thresholds(self) -> dict[str, float]:
+        """The score at or above which fusion calls two keyframes alike, per method."""
+        from ..models.fusion import KeyframeSimilarityClassifier
+
+        c = self.fusion_classifier.config if self.fusion_classifier is not None else None
+        default = KeyframeSimilarityClassifier.DEFAULT_COSINE_THRESHOLD
+        return {"classifier": c.threshold if c is not None else None,
+                "cosine": c.cosine_threshold if c is not None else default}
+
     def same_class(self, keyframe_a: np.ndarray, keyframe_b: np.ndarray, method: str = "classifier") -> tuple[bool, float]:
         """Fusion's decision for two keyframes (spec §6): (same class?, score)."""
         if method not in FUSION_METHODS:
@@ -307,7 +341,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
         if self.fusion_classifier is None:
             if method == "cosine":
                 score = float((e[0] * e[1]).sum())
-                return score >= 0.8, score  # KeyframeSimilarityClassifier's default cosine threshold
+                return score >= self.fusion_thresholds["cosine"], score
             raise ValueError("this pipeline has no fusion_classifier; train one with `python -m neuroclips train-fusion`")
         with self._stage("fusion"):
             decision, score = self.fusion_classifier.same_class(e[:1].to(self.fusion_classifier.dtype),

@@ -157,17 +157,21 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         vector = self.vector_conditioning(context.shape[0], device, dtype)
         # 3. Timesteps
         self.set_timesteps(num_inference_steps, device)
+        timesteps = self.scheduler.timesteps
         if image is not None:
             keep = max(1, min(num_inference_steps, int(round(num_inference_steps * strength))))
-            self.scheduler.timesteps = self.scheduler.timesteps[num_inference_steps - keep:]
+            start = (num_inference_steps - keep) * self.scheduler.order
+            timesteps = timesteps[start:]
+            if hasattr(self.scheduler, "set_begin_index"):  # σ-indexed schedulers (Euler) must start there too
+                self.scheduler.set_begin_index(start)
         # 4. Initial noise, or the noised init image
         if latents is None:
             latents = self.prepare_latents(cond.shape[0], generator, dtype, device)
         if image is not None:
             z = self.encode_image(image, generator).to(dtype)
-            latents = self.scheduler.add_noise(z, latents / self.scheduler.init_noise_sigma, self.scheduler.timesteps[:1])
+            latents = self.scheduler.add_noise(z, latents / self.scheduler.init_noise_sigma, timesteps[:1])
         # 5. Denoising loop
-        for t in self.progress_bar(self.scheduler.timesteps):
+        for t in self.progress_bar(timesteps):
             model_in = torch.cat([latents] * 2) if do_cfg else latents
             model_in = self.scheduler.scale_model_input(model_in, t)
             noise = self.unet(model_in, t, encoder_hidden_states=context, class_labels=vector).sample

@@ -143,7 +143,7 @@ def make_handlers(studio: Studio) -> SimpleNamespace:
         a = studio.about()
         versions = "\n".join(f"- `{k}`: `{v}`" for k, v in a["versions"].items()) or "- (loaded with the first reconstruction)"
         return (f"**Model zoo:** `{a['zoo']}` · **data:** {a['source']} subjects {a['subjects']} · **device:** {a['device']}\n\n"
-                f"**Model versions** (SHA-256 of the weights):\n{versions}\n\n"
+                f"**Model versions** (SHA-256 of the weights; for the full zoo the Hub revision):\n{versions}\n\n"
                 "The **mini** zoo is the same library classes at small size, trained on the simulated world that ships "
                 "with the app. The **full** zoo (SD1.5 + AnimateDiff v3 + SparseCtrl RGB, SDXL unCLIP, BLIP-2 and "
                 "NeuroClips' checkpoints) runs on a GPU host with the real cc2017 data (`NEUROCLIPS_ZOO=full`, after "

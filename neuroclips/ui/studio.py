@@ -113,7 +113,7 @@ class Studio:
         """The subject's pipeline: the zoo is loaded once, each subject adds only its PR and SR."""
         from ..models import PerceptionReconstructor, SemanticsReconstructor
         from ..pipeline import NeuroClipsPipeline
-        from ..zoo import load_reconstructor
+        from ..zoo import load_reconstructor, reconstructors_root
 
         subject = int(subject)
         if subject in self._pipes:  # no lock: a cached lookup must not wait for a running reconstruction
@@ -124,7 +124,8 @@ class Studio:
                     self._pipes[subject] = NeuroClipsPipeline.from_pretrained(self.zoo, subject=subject)
                 else:
                     base = next(iter(self._pipes.values()))
-                    (pr, v_pr), (sr, v_sr) = (load_reconstructor(cls, name, subject, dtype=base.unet.dtype)
+                    (pr, v_pr), (sr, v_sr) = (load_reconstructor(cls, name, subject, reconstructors_root(self.zoo),
+                                                                  dtype=base.unet.dtype)
                                               for name, cls in (("perception", PerceptionReconstructor),
                                                                 ("semantics", SemanticsReconstructor)))
                     self._pipes[subject] = base.with_reconstructors(pr.to(base.device), sr.to(base.device),
@@ -171,7 +172,8 @@ class Studio:
         return settings
 
     def key(self, subject: int, clip: int, settings: dict) -> str:
-        return result_key(self.source, int(subject), int(clip), settings, self.pipeline(subject).versions)
+        pipe = self.pipeline(subject)
+        return result_key(self.source, int(subject), int(clip), pipe.with_zoo_defaults(settings), pipe.versions)
 
     def cached(self, subject: int, clip: int, seed: int | None = None, **guidance) -> dict | None:
         settings = self.settings(seed=seed, **guidance)
@@ -180,8 +182,8 @@ class Studio:
     def reconstruct(self, subject: int, clip: int, seed: int | None = None, progress=None, **guidance) -> dict:
         """The stored record of one reconstruction (computed now if new): files, caption, metrics, timings."""
         data = self.check_clip(subject, clip)
-        settings = self.settings(seed=seed, **guidance)
         pipe = self.pipeline(subject)
+        settings = pipe.with_zoo_defaults(self.settings(seed=seed, **guidance))
         key = self.key(subject, clip, settings)
         record = self.store.get(key)
         if record is not None:
@@ -239,10 +241,7 @@ class Studio:
 
     def retrieval(self, subject: int, clip: int) -> dict:
         """Rank of the clip's GT keyframe among its fold's 300 by similarity to SR's clip_voxels (spec §7.4)."""
-        import torch
-
         from ..metrics import retrieval_rank
-        from ..zoo.clip import image_tokens, pixel_values
 
         data, pipe = self.data(subject), self.pipeline(subject)
         n = data.num_clips("test")
@@ -252,13 +251,9 @@ class Studio:
         fold = self._retrieval.fetch((subject, start))
         if fold is None:
             idx = np.arange(start, start + RETRIEVAL_WAY)
-            with torch.no_grad():
-                cv = pipe.semantics(torch.as_tensor(data.fmri("test", idx), device=pipe.device,
-                                                    dtype=pipe.semantics.dtype)).clip_voxels.float().cpu().numpy()
-                frames = np.stack([data.frames("test", int(i))[KEYFRAME_INDEX] for i in idx])
-                enc = pipe.image_encoder
-                tokens = image_tokens(enc.vision_model, pixel_values(frames, enc.config.image_size).to(
-                    pipe.device, enc.dtype)).float().cpu().numpy()
+            cv = pipe.clip_voxels(data.fmri("test", idx)).cpu().numpy()
+            frames = np.stack([data.frames("test", int(i))[KEYFRAME_INDEX] for i in idx])
+            tokens = pipe.image_tokens(frames).cpu().numpy()
             fold = self._retrieval.put((subject, start), (cv, tokens))
         rank = retrieval_rank(*fold, clip - start)
         return {"rank": rank, "n_way": RETRIEVAL_WAY, "fold_start": start}
@@ -284,8 +279,7 @@ class Studio:
             if record is not None:
                 return record
             long = pipe.fuse(data.fmri("test", idx), fusion=fusion, seed=seed, **self.defaults)
-            threshold = (pipe.fusion_classifier.config.threshold if fusion == "classifier"
-                         else pipe.fusion_classifier.config.cosine_threshold)
+            threshold = pipe.fusion_thresholds[fusion]
             pairs = [{"clips": [a, a + 1], "same_class": same, "score": score, "threshold": threshold,
                       "gt_categories": [list(data.categories("test", a)), list(data.categories("test", a + 1))]}
                      for a, same, score in zip(idx, long.fused, long.scores)]

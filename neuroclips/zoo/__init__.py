@@ -177,7 +177,7 @@ def assemble_pipeline_components(zoo: str = "mini", subject: int | None = 1, rec
     if zoo == "full":
         from .full import assemble_components
 
-        return assemble_components(subject, root, dtype, reconstructors)
+        return assemble_components(subject, root, dtype, reconstructors)  # default: reconstructors_root("full")
     dtype = dtype or torch.float32
     base = zoo_dir(zoo, root)
     vae, clip = load_vae(zoo, root, dtype), load_clip(zoo, root, dtype)
@@ -197,6 +197,12 @@ def assemble_pipeline_components(zoo: str = "mini", subject: int | None = 1, rec
         for name, cls in (("perception", PerceptionReconstructor), ("semantics", SemanticsReconstructor)):
             components[name], versions[name] = load_reconstructor(cls, name, subject, reconstructors, dtype)
     return components, versions
+
+
+def reconstructors_root(zoo: str = "mini", root: str | os.PathLike | None = None) -> Path | None:
+    """Where a zoo's PR/SR checkpoints live: the shipped ones for the mini zoo (None), ``<full zoo>/reconstructors``
+    for the full zoo."""
+    return zoo_dir("full", root) / "reconstructors" if zoo == "full" else None
 
 
 def reconstructor_dir(subject: int, model: str, root: str | os.PathLike | None = None) -> Path:

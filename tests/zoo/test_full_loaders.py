@@ -222,6 +222,26 @@ def test_keyframe_sampler_follows_sgm(unclip_like):
     np.testing.assert_array_equal(out.images, expected)
 
 
+def test_keyframe_from_an_init_image_with_euler_runs_the_tail_of_the_schedule(unclip_like):
+    """keyframe_init="blurry" on unclip6's Euler: noise to σ at the start step, then down to σ = 0."""
+    from diffusers import EulerDiscreteScheduler
+
+    from neuroclips.pipeline.unclip import UnCLIPKeyframePipeline
+
+    unet, vae = unclip_like
+    pipe = UnCLIPKeyframePipeline(unet, EulerDiscreteScheduler(**configs.UNCLIP6_SCHEDULER), vae, discretization="sgm")
+    calls = []
+    unet_forward = unet.forward
+    unet.forward = lambda *a, **k: calls.append(a[1]) or unet_forward(*a, **k)
+    try:
+        pipe(torch.randn(1, 6, 12), num_inference_steps=8, guidance_scale=1.0, strength=0.5,
+             image=np.zeros((1, pipe.image_size, pipe.image_size, 3), np.uint8), generator=torch.Generator().manual_seed(0))
+    finally:
+        unet.forward = unet_forward
+    assert len(calls) == 4 and int(calls[0]) == pipe.scheduler.timesteps[4]
+    assert pipe.scheduler.step_index == 8  # ended on the last σ (0), not half-way down the schedule
+
+
 def test_image_variation_vae_with_old_attention_names(tmp_path):
     from diffusers import AutoencoderKL
 
@@ -391,4 +411,9 @@ def test_full_zoo_assembles_from_real_formats_and_reconstructs(tmp_path, sd15_fo
     assert out.settings["keyframe_unconditional"] == "noise"  # the full zoo's default, as the reference
     assert isinstance(out.caption, str) and out.settings["versions"]["zoo/full/mindeye2"] == "26421f100e4c"
     same, score = pipe.same_class(out.keyframe, out.keyframe, "cosine")  # bigG embeddings for fusion
-    assert same and score == pytest.approx(1.0, abs=1e-5)
+    assert same and score == pytest.approx(1.0, abs=1e-5) and pipe.fusion_thresholds["cosine"] == 0.8
+    # retrieval's two sides: SR's clip_voxels and bigG's tokens of the same width
+    tokens = pipe.image_tokens(np.zeros((2, 32, 32, 3), np.uint8))
+    assert tokens.shape == (2, 16, 16)
+    assert pipe.clip_voxels(torch.as_tensor(clip.fmri)[None]).shape[-1] == sr_config["token_dim"]
+    assert versions["zoo/full/base_model"].startswith("files-")  # unpinned: a digest of the files, not "main"

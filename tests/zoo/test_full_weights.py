@@ -61,7 +61,7 @@ def test_configurable_sources(monkeypatch, tmp_path):
         "hf", "guoyww/animatediff_t2i_backups", "realisticVisionV60B1_v51VAE.safetensors")  # the V6.0 B1 file
     assert base.unpinned_reason  # says why it has no 40-hex pin
     civitai = m.base_model_source("https://civitai.com/api/download/models/130072", base)
-    assert civitai.source_type == "url" and civitai.files[0].size is None
+    assert civitai.source_type == "url" and not civitai.files[0].exact_size  # the size stays, as a floor
     hf = m.base_model_source("someone/rv-mirror:weights/rv60.safetensors@0123", base)
     assert (hf.source_type, hf.repo_id, hf.revision, hf.files[0].path) == ("hf", "someone/rv-mirror", "0123",
                                                                            "weights/rv60.safetensors")
@@ -145,14 +145,18 @@ def test_download_fetches_only_the_missing_files_at_the_pinned_revision(tmp_path
     # a small file from civitai is a login page, not weights: refused, and never renamed into place
     calls.clear()
     civitai = m.base_model_source("https://civitai.com/api/download/models/130072", arts[1])
-    civitai = m.replace(civitai, files=(m.replace(civitai.files[0], size=2132625894),))
-    with pytest.raises(OSError, match="far less than the expected"):
+    for _ in range(2):  # refused, and the refused bytes are not resumed onto
+        with pytest.raises(OSError, match="not a safetensors file"):
+            download_weights(tmp_path, ("inference",), (1,), only=("base_model",), artefacts=[civitai],
+                             log=lambda *_: None)
+    assert calls == [("https://civitai.com/api/download/models/130072", 0)] * 2
+    assert not list((tmp_path / "base_model").iterdir())
+    # a real (if small) safetensors file that stopped half-way is resumed from where it stopped
+    part = tmp_path / "base_model" / (civitai.files[0].path + ".incomplete")
+    part.write_bytes(b"\x10" + b"\x00" * 7 + b'{"a":')
+    with pytest.raises(OSError, match="expected"):
         download_weights(tmp_path, ("inference",), (1,), only=("base_model",), artefacts=[civitai], log=lambda *_: None)
-    assert calls == [("https://civitai.com/api/download/models/130072", 0)]
-    assert not (tmp_path / "base_model" / civitai.files[0].path).exists()
-    with pytest.raises(OSError):  # the partial download is resumed from where it stopped
-        download_weights(tmp_path, ("inference",), (1,), only=("base_model",), artefacts=[civitai], log=lambda *_: None)
-    assert calls[-1][1] == 2
+    assert calls[-1][1] == 13
     # a local base model replaces the download
     calls.clear()
     local = tmp_path / "rv.safetensors"

@@ -8,6 +8,7 @@ classes the pipeline uses; :mod:`.memory` plans where each stage lives on the GP
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -18,6 +19,22 @@ from .weights import MissingWeightsError, check_weights, download_weights, full_
 
 __all__ = ["MissingWeightsError", "assemble_components", "check_weights", "download_weights", "full_zoo_root",
            "load_manifest", "require_weights"]
+
+
+def _version(artefact, report) -> str:
+    """The model version written beside results: a pinned revision, else a digest of the files' sizes and times
+    (an unpinned Hub file, a URL or a local file can change under the same name)."""
+    import hashlib
+    import re
+
+    if artefact.source_type == "hf" and re.fullmatch(r"[0-9a-f]{40}", artefact.revision or ""):
+        return artefact.revision[:12]
+    h = hashlib.sha256()
+    for s in report.statuses:
+        if s.artefact.name == artefact.name and s.local.is_file():
+            st = s.local.stat()
+            h.update(f"{s.file.path}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return "files-" + h.hexdigest()[:12]
 
 
 def _file(report, name: str, suffix: str = "") -> Path:
@@ -52,33 +69,41 @@ def assemble_components(subject: int | None = 1, root: str | os.PathLike | None 
     artefacts = [s.artefact for s in report.statuses]
     f32 = torch.float32  # convert and merge in fp32 as the reference does, then cast (spec §5.1)
 
-    motion = loaders.load_motion_adapter(_file(report, "animatediff", "v3_sd15_mm.ckpt"), arch["motion_adapter"], f32)
-    sd15 = report.root / "sd15"
-    unet2d, vae, text_encoder, tokenizer = loaders.load_base_model(_file(report, "base_model"), sd15, f32)
-    loaders.merge_domain_adapter(unet2d, _file(report, "animatediff", "v3_sd15_adapter.ckpt"), scale=1.0)
-    unet = UNetMotionModel.from_unet2d(unet2d, motion)
-    controlnet = loaders.load_sparsectrl(_file(report, "animatediff", "v3_sd15_sparsectrl_rgb.ckpt"), arch["sparsectrl"],
-                                         f32)
-    keyframe_unet, keyframe_vae = loaders.load_unclip6(_file(report, "mindeye2", "unclip6_epoch0_step110000.ckpt"),
-                                                       arch["unclip6"], f32, arch["unclip6_size"])
-    caption_model, caption_processor = loaders.load_blip2(report.root / "blip2", dtype=f32)
-    components = {
-        "blurry_vae": loaders.load_image_variation_vae(_file(report, "mindeye2", "sd_image_var_autoenc.pth"),
-                                                       arch["image_variation_vae"]),
-        "keyframe_unet": keyframe_unet, "keyframe_vae": keyframe_vae,
-        "keyframe_scheduler": EulerDiscreteScheduler(**configs.UNCLIP6_SCHEDULER),
-        "caption_model": caption_model, "caption_processor": caption_processor,
-        "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "unet": unet.eval(), "controlnet": controlnet,
-        "scheduler": DDIMScheduler(**configs.VIDEO_SCHEDULER),
-        "image_encoder": loaders.load_bigg(_file(report, "bigg", ".bin"), arch["bigg_model"]), "fusion_classifier": None,
-        "keyframe_colour_mapping": "mindeye2", "keyframe_offset_noise": configs.UNCLIP6_OFFSET_NOISE,
-        "keyframe_discretization": "sgm", "default_keyframe_steps": configs.UNCLIP6_STEPS,
-        "default_keyframe_unconditional": "noise"}
+    try:
+        motion = loaders.load_motion_adapter(_file(report, "animatediff", "v3_sd15_mm.ckpt"), arch["motion_adapter"], f32)
+        sd15 = report.root / "sd15"
+        unet2d, vae, text_encoder, tokenizer = loaders.load_base_model(_file(report, "base_model"), sd15, f32)
+        loaders.merge_domain_adapter(unet2d, _file(report, "animatediff", "v3_sd15_adapter.ckpt"), scale=1.0)
+        unet = UNetMotionModel.from_unet2d(unet2d, motion)
+        controlnet = loaders.load_sparsectrl(_file(report, "animatediff", "v3_sd15_sparsectrl_rgb.ckpt"), arch["sparsectrl"],
+                                             f32)
+        keyframe_unet, keyframe_vae = loaders.load_unclip6(_file(report, "mindeye2", "unclip6_epoch0_step110000.ckpt"),
+                                                           arch["unclip6"], f32, arch["unclip6_size"])
+        caption_model, caption_processor = loaders.load_blip2(report.root / "blip2", dtype=f32)
+        components = {
+            "blurry_vae": loaders.load_image_variation_vae(_file(report, "mindeye2", "sd_image_var_autoenc.pth"),
+                                                           arch["image_variation_vae"]),
+            "keyframe_unet": keyframe_unet, "keyframe_vae": keyframe_vae,
+            "keyframe_scheduler": EulerDiscreteScheduler(**configs.UNCLIP6_SCHEDULER),
+            "caption_model": caption_model, "caption_processor": caption_processor,
+            "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "unet": unet.eval(), "controlnet": controlnet,
+            "scheduler": DDIMScheduler(**configs.VIDEO_SCHEDULER),
+            "image_encoder": loaders.load_bigg(_file(report, "bigg", ".bin"), arch["bigg_model"]), "fusion_classifier": None,
+            "keyframe_colour_mapping": "mindeye2", "keyframe_offset_noise": configs.UNCLIP6_OFFSET_NOISE,
+            "keyframe_discretization": "sgm", "default_keyframe_steps": configs.UNCLIP6_STEPS,
+            "default_keyframe_unconditional": "noise"}
+    except (RuntimeError, OSError, pickle.UnpicklingError) as err:  # safetensors' errors are OSError/RuntimeError too
+        if isinstance(err, torch.cuda.OutOfMemoryError):
+            raise
+        raise loaders.CheckpointMismatchError(
+            f"a full-zoo checkpoint under {report.root} could not be read ({type(err).__name__}: {err}); a truncated "
+            "or corrupt download? delete the file and fetch it again with `python -m neuroclips weights download "
+            "--zoo full`") from err
     for name, value in list(components.items()):
         if isinstance(value, torch.nn.Module) and name != "keyframe_vae":  # the SDXL VAE stays fp32 (force_upcast)
             components[name] = value.to(dtype)
-    versions = {f"zoo/full/{a.name}": (a.revision or a.url or a.local_path or "")[:12]
-                for a in {a.name: a for a in artefacts}.values() if a.name != "reconstructors"}
+    versions = {f"zoo/full/{a.name}": _version(a, report) for a in {a.name: a for a in artefacts}.values()
+                if a.name != "reconstructors"}
     components["perception"], components["semantics"] = None, None
     if subject is not None:
         rec_root = Path(reconstructors) if reconstructors is not None else report.root / "reconstructors"

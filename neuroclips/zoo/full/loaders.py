@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -35,8 +36,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         return load_file(path)
     try:
         return torch.load(path, map_location="cpu", mmap=True, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises UnpicklingError/RuntimeError depending on content
-        logger.warning("%s holds non-tensor objects (%s); loading it as a trusted pickle", path.name, type(err).__name__)
+    except pickle.UnpicklingError as err:  # weights_only refuses the file's non-tensor objects
+        logger.warning("%s holds non-tensor objects (%s); loading it as a trusted pickle", path.name, err)
         return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
 
 

@@ -122,7 +122,8 @@ def base_model_source(value: str, artefact: Artefact) -> Artefact:
     local file."""
     value = value.strip()
     if value.startswith("https://") or value.startswith("http://"):
-        f = replace(artefact.files[0], size=None, exact_size=False)  # another source may hold another version
+        # another source may hold another version: the size stays as an approximate floor against login pages
+        f = replace(artefact.files[0], exact_size=False)
         return replace(artefact, source_type="url", url=value, files=(f,), unpinned_reason=None)
     m = _HF_SOURCE.match(value)
     if m and not Path(value).exists():

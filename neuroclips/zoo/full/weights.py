@@ -155,9 +155,14 @@ def _download_url(url: str, dest: Path, expected_size: int | None) -> None:
         headers["Authorization"] = f"Bearer {token}"
     with open(part, "ab") as fh:
         http_get(url, fh, resume_size=fh.tell(), headers=headers, displayed_filename=dest.name)
-    if expected_size is not None and part.stat().st_size < expected_size // 2:
-        raise OSError(f"{url} gave {part.stat().st_size} bytes, far less than the expected ~{expected_size}; "
-                      "a login page? (civitai may need CIVITAI_TOKEN)")
+    size = part.stat().st_size
+    with open(part, "rb") as fh:
+        head = fh.read(9)
+    not_safetensors = dest.suffix == ".safetensors" and (len(head) < 9 or head[8:9] != b"{")  # u64 length, then JSON
+    if not_safetensors or (expected_size is not None and size < expected_size // 2):
+        part.unlink()  # never resume onto a login page
+        raise OSError(f"{url} gave {size} bytes{' that are not a safetensors file' if not_safetensors else ''}, "
+                      f"not the expected ~{_human(expected_size)} model; a login page? (civitai may need CIVITAI_TOKEN)")
     os.replace(part, dest)
 
 
