@@ -208,16 +208,40 @@ def test_caption_alone_with_the_blurry_keyframe_start(pipe, fmri):
     assert out.caption and out.blurry_frames is not None and out.blurry_video is None and out.control_frame is None
 
 
-def test_stage_offload_moves_one_stage_at_a_time_and_changes_nothing(pipe, fmri, base, monkeypatch):
+def test_stage_offload_moves_one_stage_at_a_time_and_changes_nothing(pipe, fmri, base, shipped_subject, monkeypatch):
+    """Every module call happens while its stage has it on the device: a forward pre-hook on every submodule fails
+    otherwise (on this CPU host the device is the CPU, so entry and exit moves are told apart by their argument)."""
     staged = pipe.with_reconstructors(pipe.perception, pipe.semantics).enable_stage_offload("cpu")
-    moves = []
-    for name in ("perception", "semantics", "keyframe_unet", "caption_model", "unet", "controlnet"):
-        module = getattr(staged, name)
+    placed, moves, handles = {}, [], []
+    names = ("perception", "blurry_vae", "semantics", "keyframe_unet", "keyframe_vae", "caption_model", "text_encoder",
+             "unet", "controlnet", "vae", "image_encoder", "fusion_classifier")
+    modules = {}
+    for name in names:
+        modules.setdefault(id(getattr(staged, name)), (name, getattr(staged, name)))
+    for key, (name, module) in modules.items():
         original = module.to
-        monkeypatch.setattr(module, "to", lambda *a, _n=name, _o=original, **k: moves.append(_n) or _o(*a, **k))
-    out = staged(fmri, seed=0, **FAST)
+
+        def spy(*a, _k=key, _n=name, _o=original, **k):
+            placed[_k] = isinstance(a[0], torch.device)  # _stage moves in with the device, out with "cpu"
+            moves.append((_n, placed[_k]))
+            return _o(*a, **k)
+
+        monkeypatch.setattr(module, "to", spy)
+        placed[key] = False
+
+        def check(m, args, _k=key, _n=name):
+            assert placed[_k], f"{_n} ran outside its stage"
+
+        handles += [sub.register_forward_pre_hook(check) for sub in module.modules()]
+    try:
+        out = staged(fmri, seed=0, **FAST)
+        long = staged.fuse(shipped_subject.fmri("test", [42, 43]), fusion="classifier", seed=0, **FAST)
+    finally:
+        for h in handles:
+            h.remove()
     np.testing.assert_array_equal(out.video, base.video)
-    # each stage's components go to the device and back, stage after stage, in the pipeline's order
-    assert moves == ["perception", "perception", "semantics", "keyframe_unet", "semantics", "keyframe_unet",
-                     "caption_model", "caption_model", "unet", "controlnet", "unet", "controlnet"]
+    assert len(long.clips) == 2 and not any(placed.values())  # everything back off the device at the end
+    order = [n for n, entering in moves if entering]
+    assert order.index("perception") < order.index("semantics") < order.index("caption_model") < order.index("unet")
+    assert {"image_encoder", "fusion_classifier"} <= set(order)
     assert staged.device == torch.device("cpu") and pipe.device.type == "cpu"
