@@ -281,33 +281,6 @@ def test_bigg_tokens_through_open_clip(tmp_path):
         torch.testing.assert_close(enc(x).image_embeds, model.encode_image(x))
 
 
-def test_blip2_from_the_downloaded_folder(tmp_path):
-    from transformers import Blip2Config, Blip2ForConditionalGeneration
-
-    from transformers import Blip2Processor
-
-    from neuroclips.pipeline.caption import Captioner
-    from neuroclips.zoo import zoo_dir
-
-    proc = Blip2Processor.from_pretrained(zoo_dir("mini") / "captioner")
-    cfg = Blip2Config(vision_config=dict(hidden_size=16, intermediate_size=24, num_hidden_layers=1, num_attention_heads=2,
-                                         image_size=proc.image_processor.size["height"], patch_size=8),
-                      qformer_config=dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24,
-                                          encoder_hidden_size=16, vocab_size=64, max_position_embeddings=32),
-                      text_config=dict(model_type="opt", vocab_size=len(proc.tokenizer), hidden_size=16,
-                                       num_hidden_layers=1, ffn_dim=24, num_attention_heads=2,
-                                       max_position_embeddings=64, word_embed_proj_dim=16),
-                      num_query_tokens=proc.num_query_tokens,
-                      image_token_index=proc.tokenizer.convert_tokens_to_ids("<image>"))
-    src = randomised(Blip2ForConditionalGeneration(cfg), 6)
-    src.save_pretrained(tmp_path)
-    proc.save_pretrained(tmp_path)
-    model, processor = loaders.load_blip2(tmp_path)
-    assert_same_weights(model, src)
-    caption = Captioner(model, processor)(np.zeros((1, 32, 32, 3), np.uint8))
-    assert isinstance(caption[0], str)
-
-
 def _blip2(proc, seed):
     from transformers import Blip2Config, Blip2ForConditionalGeneration
 
@@ -321,6 +294,22 @@ def _blip2(proc, seed):
                       num_query_tokens=proc.num_query_tokens,
                       image_token_index=proc.tokenizer.convert_tokens_to_ids("<image>"))
     return randomised(Blip2ForConditionalGeneration(cfg), seed)
+
+
+def test_blip2_from_the_downloaded_folder(tmp_path):
+    from transformers import Blip2Processor
+
+    from neuroclips.pipeline.caption import Captioner
+    from neuroclips.zoo import zoo_dir
+
+    proc = Blip2Processor.from_pretrained(zoo_dir("mini") / "captioner")
+    src = _blip2(proc, 6)
+    src.save_pretrained(tmp_path)
+    proc.save_pretrained(tmp_path)
+    model, processor = loaders.load_blip2(tmp_path)
+    assert_same_weights(model, src)
+    caption = Captioner(model, processor)(np.zeros((1, 32, 32, 3), np.uint8))
+    assert isinstance(caption[0], str)
 
 
 def test_full_zoo_assembles_from_real_formats_and_reconstructs(tmp_path, sd15_folder):
