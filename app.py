@@ -16,6 +16,8 @@ studio = Studio(defaults=defaults_from_env())
 demo = build_demo(studio)
 
 if __name__ == "__main__":
+    if studio.zoo == "full":  # minutes of loading: before serving, not inside the first (GPU-timed) request
+        studio.preload()
     # default clips are reconstructed in the background so that the first visitors browse them at once
     threading.Thread(target=studio.precompute_defaults, daemon=True, name="precompute").start()
     demo.queue(default_concurrency_limit=1, max_size=16).launch(

@@ -316,6 +316,19 @@ class Studio:
         return figs
 
     # ------------------------------------------------------------------------------------------------ warm-up
+    def preload(self) -> str | None:
+        """Load the first subject's pipeline now. The full zoo takes minutes to read and convert, which must not
+        happen inside a request (on ZeroGPU, inside a ``@spaces.GPU`` call's time). Returns the reason it could not
+        load (missing weights, data), which requests then report too, or None."""
+        import logging
+
+        try:
+            self.pipeline(self.subjects[0])
+        except (FileNotFoundError, ValueError) as err:
+            logging.getLogger(__name__).warning("the %s zoo is not ready: %s", self.zoo, err)
+            return str(err)
+        return None
+
     def precompute_defaults(self, subject: int | None = None, clips=DEFAULT_CLIPS) -> None:
         """Reconstruct a few clips with the default settings (at start, in a background thread)."""
         subject = subject or (self.subjects[0] if self.subjects else None)

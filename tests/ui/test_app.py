@@ -98,9 +98,10 @@ def test_full_zoo_without_weights_or_data_says_what_to_do(tmp_path, monkeypatch)
         Studio(zoo="full", results_root=tmp_path)
     monkeypatch.setenv("NEUROCLIPS_DATA", "simulated")
     monkeypatch.setenv("NEUROCLIPS_FULL_ZOO", str(tmp_path / "empty"))
-    handlers = make_handlers(Studio(zoo="full", results_root=tmp_path / "results", defaults=FAST))
+    studio = Studio(zoo="full", results_root=tmp_path / "results", defaults=FAST)
+    assert "weights download --zoo full" in studio.preload()  # the app starts, and says why the zoo is not ready
     with pytest.raises(gr.Error, match="python -m neuroclips weights download --zoo full"):
-        _call(handlers)
+        _call(make_handlers(studio))
 
 
 def test_long_video_brain_search_and_about(handlers, studio):
