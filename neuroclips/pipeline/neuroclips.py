@@ -25,6 +25,9 @@ FPS_VIDEO = 8  # 16 frames per clip, the paper's "8 FPS" (spec §5.5)
 KEYFRAME_INITS = ("noise", "blurry")
 FUSION_METHODS = ("classifier", "cosine")
 REFERENCE_SEED = 12099779162349365895 % 2**63  # the reference seeds every clip with this (spec §5.2); torch takes < 2^63
+# the pipeline's non-component settings, which a zoo chooses (``__init__``'s arguments of the same names)
+ZOO_SETTINGS = ("keyframe_colour_mapping", "keyframe_offset_noise", "keyframe_discretization", "default_keyframe_steps",
+                "default_keyframe_unconditional")
 _STAGE_OFFSETS = {"perception": 0, "prior": 1, "keyframe": 2, "video": 3}
 
 
@@ -99,10 +102,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
         # how the zoo's unCLIP is sampled (the full zoo's unclip6 follows sgm, spec §4.2), and the keyframe settings a
         # call gets when it leaves them to the zoo: the mini UNet was trained with zero tokens, unclip6 is sampled
         # with noise tokens for 38 steps
-        self.register_to_config(keyframe_colour_mapping=keyframe_colour_mapping, keyframe_offset_noise=keyframe_offset_noise,
-                                keyframe_discretization=keyframe_discretization,
-                                default_keyframe_steps=default_keyframe_steps,
-                                default_keyframe_unconditional=default_keyframe_unconditional)
+        args = locals()
+        self.register_to_config(**{k: args[k] for k in ZOO_SETTINGS})
         self.versions: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------------------------ loading
@@ -142,9 +143,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
     @property
     def zoo_settings(self) -> dict:
         """The non-component settings the zoo registered (see ``__init__``)."""
-        keys = ("keyframe_colour_mapping", "keyframe_offset_noise", "keyframe_discretization", "default_keyframe_steps",
-                "default_keyframe_unconditional")
-        return {k: self.config[k] for k in keys}
+        return {k: self.config[k] for k in ZOO_SETTINGS}
 
     def with_zoo_defaults(self, settings: dict) -> dict:
         """``settings`` with the keyframe settings left to the zoo (None) filled in."""

@@ -17,8 +17,7 @@ from .studio import CAPTION_SOURCES, DEFAULT_CLIPS, Studio
 try:  # `spaces` must be imported after gradio (its circular-import guard)
     import spaces
 
-    # one clip of the full zoo on a ZeroGPU slice: ~30 s estimated (docs/benchmarks.md), with margin for the first
-    # call's weight transfer to the GPU
+    # one clip of the full zoo: ~10-22 s estimated (docs/benchmarks.md); app.py loads the zoo before serving
     gpu = spaces.GPU(duration=120)
 except ImportError:  # pragma: no cover - spaces is in requirements.txt
     def gpu(fn):

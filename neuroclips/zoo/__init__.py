@@ -177,7 +177,7 @@ def assemble_pipeline_components(zoo: str = "mini", subject: int | None = 1, rec
     if zoo == "full":
         from .full import assemble_components
 
-        return assemble_components(subject, root, dtype, reconstructors)  # default: reconstructors_root("full")
+        return assemble_components(subject, root, dtype, reconstructors)
     dtype = dtype or torch.float32
     base = zoo_dir(zoo, root)
     vae, clip = load_vae(zoo, root, dtype), load_clip(zoo, root, dtype)

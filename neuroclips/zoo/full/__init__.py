@@ -53,7 +53,7 @@ def assemble_components(subject: int | None = 1, root: str | os.PathLike | None 
     from diffusers import DDIMScheduler, EulerDiscreteScheduler, UNetMotionModel
 
     from ...models import PerceptionReconstructor, SemanticsReconstructor
-    from .. import load_reconstructor
+    from .. import load_reconstructor, reconstructors_root
     from . import loaders
 
     dtype = dtype or torch.float32
@@ -106,7 +106,7 @@ def assemble_components(subject: int | None = 1, root: str | os.PathLike | None 
                 if a.name != "reconstructors"}
     components["perception"], components["semantics"] = None, None
     if subject is not None:
-        rec_root = Path(reconstructors) if reconstructors is not None else report.root / "reconstructors"
+        rec_root = Path(reconstructors) if reconstructors is not None else reconstructors_root("full", report.root)
         for name, cls in (("perception", PerceptionReconstructor), ("semantics", SemanticsReconstructor)):
             components[name], versions[name] = load_reconstructor(cls, name, subject, rec_root, dtype)
     return components, versions
