@@ -16,8 +16,9 @@ studio = Studio(defaults=defaults_from_env())
 demo = build_demo(studio)
 
 if __name__ == "__main__":
-    if studio.zoo == "full":  # minutes of loading: before serving, not inside the first (GPU-timed) request
-        studio.preload()
+    # the zoo loads before serving, not inside the first request (the full zoo takes minutes; on ZeroGPU that time
+    # would count against the GPU call); a zoo that is not ready is reported by the requests
+    studio.preload()
     # default clips are reconstructed in the background so that the first visitors browse them at once
     threading.Thread(target=studio.precompute_defaults, daemon=True, name="precompute").start()
     demo.queue(default_concurrency_limit=1, max_size=16).launch(

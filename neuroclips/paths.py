@@ -22,3 +22,10 @@ def cache_dir() -> Path:
     """Cache for regenerated or converted arrays (``$NEUROCLIPS_CACHE`` or ``~/.cache/neuroclips``)."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "neuroclips"
     return Path(os.environ.get("NEUROCLIPS_CACHE", default))
+
+
+def reconstructor_dir(subject: int, model: str, root: str | os.PathLike | None = None) -> Path:
+    """``<root>/sub-0N/<model>`` (``model``: "perception" or "semantics"); the default root is the shipped
+    ``demo_data/reconstructors``."""
+    base = Path(root) if root is not None else demo_data_dir() / "reconstructors"
+    return base / f"sub-{subject:02d}" / model

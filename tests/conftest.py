@@ -39,3 +39,14 @@ def shipped_subject():
 
 def rng(seed=0):
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory):
+    """The tiny random zoo (tests/tiny_zoo.py) registered as "tiny", with PR/SR for the simulated subjects."""
+    from neuroclips.data import available_subjects, load_subject
+    from tests.tiny_zoo import register_tiny_zoo, write_reconstructors
+
+    root = write_reconstructors(tmp_path_factory.mktemp("tiny-reconstructors"),
+                                {s: load_subject("simulated", s).n_voxels for s in available_subjects("simulated")})
+    return register_tiny_zoo(root)

@@ -5,7 +5,13 @@ import sys
 
 import pytest
 
-from neuroclips.cli import main
+from neuroclips.cli import build_parser, main
+from neuroclips.cli.guidance import guidance_from_args
+
+# today's commands, in the order `--help` lists them
+COMMANDS = ["build-demo-data", "convert-cc2017", "data-info", "train-zoo", "train-pr", "train-sr",
+            "evaluate-reconstructors", "evaluate-zoo", "bench-zoo", "reconstruct", "bench", "train-fusion", "evaluate",
+            "train-classifier", "evaluate-fusion", "weights", "bench-full", "memory-plan", "export-flatmaps"]
 
 
 def run(*args, **kw):
@@ -15,8 +21,66 @@ def run(*args, **kw):
 def test_help_lists_the_commands():
     out = run("-m", "neuroclips", "--help")
     assert out.returncode == 0
-    for command in ("build-demo-data", "convert-cc2017", "data-info"):
-        assert command in out.stdout
+    listed = [line.split()[0] for line in out.stdout.split("<command>\n", 1)[1].split("\n\n")[0].splitlines()
+              if line.startswith("    ") and not line.startswith("     ")]
+    assert listed == COMMANDS
+
+
+def test_every_command_has_a_handler():
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == COMMANDS
+    for name, parser in sub.choices.items():
+        assert callable(parser.get_default("func")), name
+
+
+def _reconstruct_args(*extra):
+    return build_parser().parse_args(["reconstruct", "--clip", "1", "--out", "X", *extra])
+
+
+def test_guidance_flags_come_from_the_settings_vocabulary():
+    args = _reconstruct_args("--alpha-mode", "sdedit", "--no-blurry", "--beta-scale", "0.5")
+    assert guidance_from_args(args) == {"alpha_mode": "sdedit", "use_blurry": False,
+                                        "controlnet_conditioning_scale": 0.5}
+    # no flag given: nothing overrides the zoo's defaults
+    assert guidance_from_args(_reconstruct_args()) == {}
+    # the caption pair, the seed and the settings without a hand-written flag (--caption-source, --prior-steps)
+    args = _reconstruct_args("--caption", "--no-keyframe", "--seed", "7", "--caption-source", "ground truth",
+                             "--prior-steps", "3")
+    assert guidance_from_args(args) == {"use_caption": True, "use_keyframe": False, "seed": 7,
+                                        "caption_source": "ground truth", "prior_steps": 3}
+    assert guidance_from_args(_reconstruct_args("--no-caption")) == {"use_caption": False}
+    with pytest.raises(SystemExit):
+        _reconstruct_args("--caption", "--no-caption")
+    with pytest.raises(SystemExit):
+        _reconstruct_args("--steps", "2.5")  # an int setting
+    # out of the setting's range: refused before any model loads
+    with pytest.raises(ValueError, match="alpha_strength"):
+        guidance_from_args(_reconstruct_args("--alpha-strength", "0"))
+
+
+def test_a_registered_alpha_mode_is_a_cli_choice():
+    from neuroclips.pipeline import ALPHA_MODES, AlphaMode, register_alpha_mode
+
+    with pytest.raises(SystemExit):
+        _reconstruct_args("--alpha-mode", "test_mode")
+    register_alpha_mode(AlphaMode(name="test_mode", label="test", description="a test mode",
+                                  start=lambda pipe, blurry_latents, noise, strength: noise))
+    try:
+        assert guidance_from_args(_reconstruct_args("--alpha-mode", "test_mode")) == {"alpha_mode": "test_mode"}
+    finally:
+        ALPHA_MODES.pop("test_mode")
+    with pytest.raises(SystemExit):
+        _reconstruct_args("--alpha-mode", "test_mode")
+
+
+@pytest.mark.parametrize("command", [["data-info"], ["train-pr", "--subject", "1"],
+                                     ["export-flatmaps", "--subject", "1"], ["reconstruct", "--clip", "0", "--out", "X"]])
+def test_data_demo_is_refused(command, capsys):
+    with pytest.raises(SystemExit) as err:
+        build_parser().parse_args([*command, "--data", "demo"])
+    assert err.value.code == 2
+    assert "invalid choice: 'demo'" in capsys.readouterr().err
+    assert build_parser().parse_args(command).data == "simulated"
 
 
 def test_open_clip_transformers_and_diffusers_import_on_this_torch():
@@ -34,7 +98,7 @@ def test_open_clip_transformers_and_diffusers_import_on_this_torch():
 
 
 def test_cli_reports_bad_input_without_a_traceback(capsys, tmp_path):
-    assert main(["data-info", "--data", "demo", "--subject", "9"]) == 2
+    assert main(["data-info", "--data", "simulated", "--subject", "9"]) == 2
     assert "unknown simulated subject 9" in capsys.readouterr().err
     assert main(["convert-cc2017", "--root", str(tmp_path), "--cache", str(tmp_path / "c")]) == 2
     assert "not found" in capsys.readouterr().err

@@ -17,7 +17,7 @@ def load_subject(source: str, subject: int, root: str | os.PathLike | None = Non
     (``root`` = the folder holding the dataset's ``.pt`` files)."""
     from ..paths import cache_dir
 
-    if source in ("simulated", "demo"):  # "demo" is the CLI's name for the shipped simulated world
+    if source == "simulated":
         return SimulatedSubject(subject, root=root, cache=cache)
     if source == "cc2017":
         if root is None:
@@ -26,5 +26,14 @@ def load_subject(source: str, subject: int, root: str | os.PathLike | None = Non
     raise DataError(f"unknown data source {source!r}; choose one of {SOURCES}")
 
 
-__all__ = ["SPLITS", "SOURCES", "Clip", "DataError", "Repetition", "SubjectData", "CC2017Layout",
+def available_subjects(source: str, root: str | os.PathLike | None = None) -> list[int]:
+    """The subjects a source has: the simulated world's built subjects, or cc2017's (spec §1.1)."""
+    if source == "simulated":
+        return available_simulated_subjects(root)
+    if source == "cc2017":
+        return sorted(CC2017Layout().voxels)
+    raise DataError(f"unknown data source {source!r}; choose one of {SOURCES}")
+
+
+__all__ = ["SPLITS", "SOURCES", "available_subjects", "Clip", "DataError", "Repetition", "SubjectData", "CC2017Layout",
            "CC2017Subject", "SimulatedSubject", "available_simulated_subjects", "convert_cc2017", "load_subject"]

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.cortex import N_CORTEX
+from ..cortex import N_CORTEX
 from .surface import VISUAL_AREAS, flat_surface
 
+PREVIEW_LABELS = ("V1", "V4", "MT", "FFC")  # the area labels that stay legible on the small preview
 GREY_TOP = 0.45  # intensities in [0, GREY_TOP] encode sulcal depth, [0.5, 1] the map's colour range
 _GREYS = [[0.0, "rgb(235,235,235)"], [GREY_TOP, "rgb(120,120,120)"]]
 
@@ -189,7 +190,84 @@ def save_png(maps: dict[str, np.ndarray] | np.ndarray, path, title: str = "", st
     plt.close(fig)
 
 
-def _draw(ax, values: np.ndarray, style: FlatmapStyle):
+def selected_extent(maps: dict[str, np.ndarray], margin: float = 6.0) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) of the canvas around every grayordinate that has a value in some map (mm)."""
+    surf = flat_surface(VISUAL_AREAS)
+    has = np.zeros(N_CORTEX, bool)
+    for v in maps.values():
+        has |= np.isfinite(_check_cortex(v))
+    xy = np.concatenate([h.xy[has[h.grayordinates]] for h in surf.hemispheres])
+    if not len(xy):
+        xy = np.concatenate([h.xy for h in surf.hemispheres])
+    (x0, y0), (x1, y1) = xy.min(0) - margin, xy.max(0) + margin
+    return float(x0), float(x1), float(y0), float(y1)
+
+
+def save_preview(maps: dict[str, np.ndarray] | np.ndarray, path, title: str = "", style: FlatmapStyle = FlatmapStyle(),
+                 value_label: str = "normalised weight", panel_height: float = 2.6, dpi: int = 72,
+                 colors: int = 24, greys: int = 5) -> None:
+    """A small PNG of all maps side by side (one column each), zoomed onto the selected voxels.
+
+    Same conventions as :func:`save_png` (normalisation, colour range, grey sulcal depth, area outlines),
+    with one shared colour bar and only a few area labels (:data:`PREVIEW_LABELS`). The PNG has a fixed
+    palette (``colors`` levels of the colour map, ``greys`` bands of sulcal depth), which keeps five maps
+    of a subject at about 50 KB, small enough to commit.
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from ..io import atomic_path
+
+    if not isinstance(maps, dict):
+        maps = {title or "map": maps}
+    if not maps:
+        raise ValueError("no map to draw")
+    x0, x1, y0, y1 = selected_extent(maps)
+    width = panel_height * (x1 - x0) / (y1 - y0)
+    fig, axes = plt.subplots(1, len(maps), figsize=(width * len(maps) + 0.9, panel_height + 0.6), squeeze=False,
+                             layout="constrained")
+    for ax, (name, values) in zip(axes[0], maps.items()):
+        im = _draw(ax, _check_cortex(values), style, label_size=7, label_areas=PREVIEW_LABELS)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_title(name, fontsize=9)
+    fig.colorbar(im, ax=axes[0].tolist(), fraction=0.02, pad=0.01, aspect=25).set_label(value_label, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png", facecolor="white")
+    plt.close(fig)
+    buf.seek(0)
+    img = Image.open(buf).convert("RGB").quantize(palette=_preview_palette(style.colorscale, colors, greys),
+                                                  dither=Image.Dither.NONE)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG", optimize=True)
+
+
+def _preview_palette(colorscale: str, colors: int, greys: int):
+    """A PIL palette image: ``colors`` levels of the colour map, ``greys`` levels of sulcal depth, black, white
+    and the label colour."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    cmap = plt.get_cmap(colorscale.lower())
+    rgb = [tuple(int(round(255 * c)) for c in cmap(t)[:3]) for t in np.linspace(0, 1, colors)]
+    # Few greys: sulcal depth becomes flat bands, which compress far better than its smooth shading.
+    rgb += [(int(g), int(g), int(g)) for g in (0, 64, *np.linspace(0.42 * 255, 0.92 * 255, greys).round(), 255)]
+    rgb += [(0, 255, 255), (0, 128, 128)]  # area labels
+    flat = [c for col in rgb[:256] for c in col]
+    pal = Image.new("P", (1, 1))
+    pal.putpalette(flat + flat[:3] * (256 - len(flat) // 3))
+    return pal
+
+
+def _draw(ax, values: np.ndarray, style: FlatmapStyle, label_size: float = 6,
+          label_areas: tuple[str, ...] | None = None):
     import matplotlib.pyplot as plt
     from matplotlib.cm import ScalarMappable
     from matplotlib.collections import LineCollection
@@ -213,7 +291,9 @@ def _draw(ax, values: np.ndarray, style: FlatmapStyle):
         ax.add_collection(LineCollection([surf.outlines[b - 2 : b] for b in breaks], colors="white", linewidths=0.6))
     if style.labels:
         for a, x, y in surf.labels:
-            ax.text(x, y, a, fontsize=6, color="cyan", ha="center", va="center")
+            if label_areas is not None and a not in label_areas:
+                continue
+            ax.text(x, y, a, fontsize=label_size, color="cyan", ha="center", va="center", clip_on=True)
     ax.set_aspect("equal")
     ax.axis("off")
     return ScalarMappable(Normalize(style.vmin, style.vmax), cmap)

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..data.cortex import N_CORTEX, grayordinates
+from ..cortex import N_CORTEX, grayordinates
 
 # Visual areas outlined by default (HCP-MMP1.0 names), and the main ones that get a label.
 VISUAL_AREAS = ("V1", "V2", "V3", "V4", "V3A", "V3B", "V6", "V6A", "V7", "V8", "LO1", "LO2", "LO3", "MT", "MST",

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.cortex import N_CORTEX
+from ..cortex import N_CORTEX
 from .surface import EARLY_AREAS, VISUAL_AREAS, flat_surface
+
+N_VERTICES = 32492  # vertices of each fs_LR 32k hemisphere mesh (medial wall included)
 
 # (model, layer) -> state-dict key of the first layer that touches voxels; weights are (out, n_voxels).
 WEIGHT_KEYS = {
@@ -121,37 +123,93 @@ def plot_area_summary(maps: dict[str, np.ndarray], title: str = "Mean normalised
     return fig
 
 
-def save_dscalar(maps: dict[str, np.ndarray], path: str | os.PathLike) -> None:
-    """Write per-grayordinate maps as one CIFTI-2 dense scalar file (fs_LR 32k, cortex left + right).
+def _surface_lookup() -> np.ndarray:
+    """(2, 32492) grayordinate index of each fs_LR 32k vertex per hemisphere (-1 on the medial wall)."""
+    from ..cortex import grayordinates
 
-    Opens in Connectome Workbench on the HCP S1200 (or Q1-Q6 R440) 32k flat surfaces. NaN marks
-    vertices without a voxel.
+    geo = grayordinates()
+    lookup = np.full((2, N_VERTICES), -1, np.int64)
+    lookup[geo.hemisphere, geo.vertex] = np.arange(N_CORTEX)
+    return lookup
+
+
+def save_dscalar(maps: dict[str, np.ndarray], path: str | os.PathLike,
+                 grayordinate_indices: np.ndarray | None = None) -> None:
+    """Write per-grayordinate maps as one sparse CIFTI-2 dense scalar file (fs_LR 32k, cortex left + right).
+
+    ``maps`` hold one value per cortical grayordinate (59,412; NaN = no voxel). Only the grayordinates
+    that carry a voxel are stored: ``grayordinate_indices`` (the subject's voxel indices), by default those
+    where any map is finite. The brain-model axis lists them as CortexLeft / CortexRight surface models
+    (their fs_LR vertex indices, 32,492 vertices per hemisphere), as CIFTI-2 allows; Connectome Workbench
+    shows the file on the HCP S1200 (or Q1-Q6 R440) 32k flat surfaces, with no value elsewhere.
+    Values are float32; :func:`load_dscalar` maps them back onto the 59,412 grayordinates.
     """
     import nibabel as nib
     from nibabel.cifti2 import cifti2_axes
 
-    from ..data.cortex import grayordinates
+    from ..cortex import grayordinates
     from ..io import atomic_path
 
     data = np.stack([np.asarray(v, np.float32) for v in maps.values()])
     if data.shape[1] != N_CORTEX:
         raise ValueError(f"each map needs {N_CORTEX} values, got {data.shape[1]}")
+    if grayordinate_indices is None:
+        keep = np.flatnonzero(np.isfinite(data).any(0))
+    else:
+        keep = np.unique(np.asarray(grayordinate_indices, np.int64))  # ascending: left cortex, then right
+        if len(keep) != len(grayordinate_indices) or keep[0] < 0 or keep[-1] >= N_CORTEX:
+            raise ValueError(f"grayordinate indices must be distinct and index the {N_CORTEX} cortical grayordinates")
+        outside = np.ones(N_CORTEX, bool)
+        outside[keep] = False
+        if np.isfinite(data[:, outside]).any():
+            raise ValueError("a map has values outside the given grayordinates; they would be dropped")
+    if not len(keep):
+        raise ValueError("no map has a value: nothing to write")
     geo = grayordinates()
-    left, right = geo.vertex[geo.hemisphere == 0], geo.vertex[geo.hemisphere == 1]
-    brain = (cifti2_axes.BrainModelAxis.from_surface(left, 32492, "CortexLeft")
-             + cifti2_axes.BrainModelAxis.from_surface(right, 32492, "CortexRight"))
+    hemi, vertex = geo.hemisphere[keep], geo.vertex[keep]
+    brain = None
+    for h, structure in ((0, "CortexLeft"), (1, "CortexRight")):
+        if (hemi == h).any():
+            model = cifti2_axes.BrainModelAxis.from_surface(vertex[hemi == h], N_VERTICES, structure)
+            brain = model if brain is None else brain + model
     scalars = cifti2_axes.ScalarAxis(list(maps))
-    img = nib.Cifti2Image(data, header=(scalars, brain))
+    img = nib.Cifti2Image(np.ascontiguousarray(data[:, keep]), header=(scalars, brain))
     img.nifti_header.set_intent("NIFTI_INTENT_CONNECTIVITY_DENSE_SCALARS")
     with atomic_path(path) as tmp:
         nib.save(img, str(tmp.with_suffix(".dscalar.nii")))
         os.replace(tmp.with_suffix(".dscalar.nii"), tmp)
 
 
+def dscalar_grayordinates(path_or_img) -> np.ndarray:
+    """The cortical grayordinate index (0..59,411) of each column of a dscalar file (sparse or dense)."""
+    import nibabel as nib
+
+    img = nib.load(str(path_or_img)) if isinstance(path_or_img, (str, os.PathLike)) else path_or_img
+    brain = img.header.get_axis(1)
+    hemis = {"CIFTI_STRUCTURE_CORTEX_LEFT": 0, "CIFTI_STRUCTURE_CORTEX_RIGHT": 1}
+    lookup = _surface_lookup()
+    out = np.empty(len(brain), np.int64)
+    for structure, sl, model in brain.iter_structures():
+        if structure not in hemis or model.volume_mask.any():
+            raise ValueError(f"{structure}: only cortical surface models map onto the {N_CORTEX} grayordinates")
+        if brain.nvertices[structure] != N_VERTICES:
+            raise ValueError(f"{structure} has {brain.nvertices[structure]} vertices, "
+                             f"expected fs_LR 32k ({N_VERTICES})")
+        out[sl] = lookup[hemis[structure], model.vertex]
+    if (out < 0).any():
+        raise ValueError("the file has values on medial-wall vertices, which are not cortical grayordinates")
+    return out
+
+
 def load_dscalar(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read maps written by :func:`save_dscalar` back into per-grayordinate arrays."""
+    """Read maps written by :func:`save_dscalar` back into per-grayordinate arrays (59,412 values each,
+    NaN where the file has no grayordinate)."""
     import nibabel as nib
 
     img = nib.load(str(path))
     names = list(img.header.get_axis(0).name)
-    return dict(zip(names, np.asarray(img.get_fdata(), np.float64)))
+    columns = dscalar_grayordinates(img)
+    values = np.asarray(img.get_fdata(), np.float64)
+    out = np.full((len(names), N_CORTEX), np.nan)
+    out[:, columns] = values
+    return dict(zip(names, out))

@@ -11,7 +11,7 @@ EVAL_FRAMES = np.arange(0, 16, 3)
 
 def frames_for_evaluation(video: np.ndarray, size: int | None = None) -> np.ndarray:
     """The 6 frames at 3 FPS of a 16-frame video, resized to ``size`` (bilinear, antialiased) if given."""
-    from ..pipeline.video import resize_frames
+    from ..frames import resize_frames
 
     if len(video) != 16:
         raise ValueError(f"expected a 16-frame video (8 FPS), got {len(video)} frames")

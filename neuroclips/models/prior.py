@@ -14,6 +14,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from diffusers.utils.torch_utils import randn_tensor
 from rotary_embedding_torch import RotaryEmbedding
 from torch import nn
 
@@ -57,7 +58,7 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers, nn.Linear(hidden, dim_out))
 
     def forward(self, x):
-        return self.net(x.float())
+        return self.net(x.to(self.net[-1].weight.dtype))  # dalle2 casts to fp32; the MLP may run in fp16/bf16
 
 
 class RelPosBias(nn.Module):
@@ -219,12 +220,15 @@ class DiffusionPrior(nn.Module):
         acp = self.scheduler.alphas_cumprod.to(dev, torch.float32)
         acp_prev = F.pad(acp[:-1], (1, 0), value=1.0)
         times = dalle2_ddim_times(num_inference_steps, self.num_timesteps)
-        x = torch.randn((b, self.net.num_tokens, brain_embed.shape[-1]), generator=generator, device=dev)
+        # noise from the generator's device (a CPU generator on a GPU host, as diffusers' randn_tensor); the sampler's
+        # arithmetic in fp32, the network in its own dtype
+        x = randn_tensor((b, self.net.num_tokens, brain_embed.shape[-1]), generator=generator, device=dev,
+                         dtype=torch.float32)
         for time, time_next in zip(times[:-1], times[1:]):
             t = torch.full((b,), time, device=dev, dtype=torch.long)
-            x0 = self.net(x, t, brain_embed)
+            x0 = self.net(x.to(brain_embed.dtype), t, brain_embed).float()
             if cond_scale != 1.0:
-                null = self.net(x, t, brain_embed, 1.0, 1.0)
+                null = self.net(x.to(brain_embed.dtype), t, brain_embed, 1.0, 1.0).float()
                 x0 = null + (x0 - null) * cond_scale
             # dalle2 derives the noise with ᾱ_t but mixes with ᾱ_{t-1} ("alphas_cumprod_prev"); kept for parity.
             eps = (x / acp[time].sqrt() - x0) / (1 / acp[time] - 1).sqrt()
@@ -234,6 +238,6 @@ class DiffusionPrior(nn.Module):
             a, a_next = acp_prev[time], acp_prev[time_next]
             c1 = eta * ((1 - a / a_next) * (1 - a_next) / (1 - a)).sqrt()
             c2 = ((1 - a_next) - c1 ** 2).sqrt()
-            noise = torch.randn(x.shape, generator=generator, device=dev) if time_next > 0 else 0.0
+            noise = randn_tensor(x.shape, generator=generator, device=dev, dtype=torch.float32) if time_next > 0 else 0.0
             x = x0 * a_next.sqrt() + c1 * noise + c2 * eps
         return x

@@ -1,8 +1,9 @@
 """NeuroClipsPipeline: fMRI -> blurry video, keyframe, caption -> final video (spec §0.1, §2.6, §4, §5, §6).
 
-One pipeline for both model zoos. Stages are methods; ``__call__`` runs them as numbered steps. Each stage
-draws from its own generator, seeded from the call's seed, so switching one guidance off (an ablation)
-leaves every other stage's output unchanged.
+One pipeline for every model zoo (:mod:`neuroclips.zoo.registry`). Each stage is a public method; ``__call__``
+runs them as numbered steps with one :class:`~neuroclips.pipeline.settings.GuidanceSettings`. Each stage draws from
+its own generator, seeded from the settings' seed, so switching one guidance off (an ablation) leaves every other
+stage's output unchanged.
 """
 
 from __future__ import annotations
@@ -17,18 +18,14 @@ import torch
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
-from .prompts import GENERIC_PROMPT, NEGATIVE_PROMPT, video_prompt
-from .video import ALPHA_MODES, interpolate_frames, resize_frames
+from ..frames import FPS_VIDEO, VIDEO_FRAMES, resize_frames, to_uint8
+from .prompts import GENERIC_PROMPT, video_prompt
+from .settings import GuidanceSettings, stage_generators
+from .video import interpolate_frames
 
-FPS_BLURRY = 3  # PR decodes 6 frames per 2-s clip (spec §2.6)
-FPS_VIDEO = 8  # 16 frames per clip, the paper's "8 FPS" (spec §5.5)
-KEYFRAME_INITS = ("noise", "blurry")
 FUSION_METHODS = ("classifier", "cosine")
-REFERENCE_SEED = 12099779162349365895 % 2**63  # the reference seeds every clip with this (spec §5.2); torch takes < 2^63
-# the pipeline's non-component settings, which a zoo chooses (``__init__``'s arguments of the same names)
-ZOO_SETTINGS = ("keyframe_colour_mapping", "keyframe_offset_noise", "keyframe_discretization", "default_keyframe_steps",
-                "default_keyframe_unconditional")
-_STAGE_OFFSETS = {"perception": 0, "prior": 1, "keyframe": 2, "video": 3}
+# how the zoo's unCLIP is sampled (``__init__``'s arguments of the same names; not user settings)
+SAMPLER_CONFIG = ("keyframe_colour_mapping", "keyframe_offset_noise", "keyframe_discretization")
 
 
 @dataclass
@@ -36,7 +33,9 @@ class NeuroClipsOutput(BaseOutput):
     """One reconstructed clip. Videos are uint8 (F, H, W, 3). ``blurry_frames``: PR's 6 frames at 3 FPS;
     ``blurry_video``: those interpolated to 16 frames at the video's size (α's input); ``keyframe`` is the
     Semantics Reconstructor's, ``control_frame`` what SparseCtrl got at frame 0 (β; None when off);
-    ``reference``: the GT video when one was given. Stages that were switched off are None."""
+    ``reference``: the GT video when one was given. Stages that were switched off are None. ``settings``: the
+    resolved :class:`GuidanceSettings` as a dict plus what ran (device, dtype, versions); ``guidance``: the
+    settings themselves."""
 
     video: np.ndarray
     fps: int
@@ -49,6 +48,19 @@ class NeuroClipsOutput(BaseOutput):
     reference: np.ndarray | None
     timings: dict[str, float]
     settings: dict
+    guidance: GuidanceSettings | None = None
+
+
+@dataclass
+class StageConditions(BaseOutput):
+    """What steps 2-4 give the video model: the blurry frames (6 at 3 FPS) and video (16, α), the keyframe (β) and
+    its caption (γ); stages that did not run are None. ``timings``: seconds per stage that ran."""
+
+    blurry_frames: np.ndarray | None = None
+    blurry_video: np.ndarray | None = None
+    keyframe: np.ndarray | None = None
+    caption: str | None = None
+    timings: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -62,12 +74,6 @@ class LongVideoOutput(BaseOutput):
     fused: list[bool]
     scores: list[float]
     settings: dict = field(default_factory=dict)
-
-
-def _stage_generators(seed: int | None, generator: torch.Generator | None) -> dict[str, torch.Generator]:
-    if seed is None:
-        seed = REFERENCE_SEED if generator is None else int(torch.randint(0, 2**62, (1,), generator=generator))
-    return {name: torch.Generator().manual_seed((seed + k) % 2**63) for name, k in _STAGE_OFFSETS.items()}
 
 
 class NeuroClipsPipeline(DiffusionPipeline):
@@ -91,68 +97,79 @@ class NeuroClipsPipeline(DiffusionPipeline):
     def __init__(self, perception, semantics, blurry_vae, keyframe_unet, keyframe_scheduler, keyframe_vae, caption_model,
                  caption_processor, vae, text_encoder, tokenizer, unet, controlnet, scheduler, image_encoder=None,
                  fusion_classifier=None, keyframe_colour_mapping: str = "symmetric", keyframe_offset_noise: float = 0.0,
-                 keyframe_discretization: str = "scheduler", default_keyframe_steps: int = 25,
-                 default_keyframe_unconditional: str = "zeros"):
+                 keyframe_discretization: str = "scheduler", guidance_defaults: dict | None = None):
         super().__init__()
         self.register_modules(perception=perception, semantics=semantics, blurry_vae=blurry_vae,
                               keyframe_unet=keyframe_unet, keyframe_scheduler=keyframe_scheduler, keyframe_vae=keyframe_vae,
                               caption_model=caption_model, caption_processor=caption_processor, vae=vae,
                               text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, controlnet=controlnet,
                               scheduler=scheduler, image_encoder=image_encoder, fusion_classifier=fusion_classifier)
-        # how the zoo's unCLIP is sampled (the full zoo's unclip6 follows sgm, spec §4.2), and the keyframe settings a
-        # call gets when it leaves them to the zoo: the mini UNet was trained with zero tokens, unclip6 is sampled
-        # with noise tokens for 38 steps
-        args = locals()
-        self.register_to_config(**{k: args[k] for k in ZOO_SETTINGS})
+        # how the zoo's unCLIP is sampled (the full zoo's unclip6 follows sgm, spec §4.2), and the zoo's overrides of
+        # GuidanceSettings' defaults (the reference's): checked now, saved with the pipeline
+        GuidanceSettings.from_dict(dict(guidance_defaults or {}))
+        self.register_to_config(keyframe_colour_mapping=keyframe_colour_mapping,
+                                keyframe_offset_noise=keyframe_offset_noise,
+                                keyframe_discretization=keyframe_discretization,
+                                guidance_defaults=dict(guidance_defaults or {}))
         self.versions: dict[str, str] = {}
+        self.reconstructors_root: Path | None = None  # where for_subject() finds other subjects' PR/SR
 
     # ------------------------------------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path = "mini", subject: int | None = 1,
                         reconstructors: str | Path | None = None, zoo_root: str | Path | None = None,
                         dtype: torch.dtype | None = None, device: str | torch.device | None = None, **kwargs):
-        """``"mini"``/``"full"``: assemble from that model zoo plus the PR/SR checkpoints of ``subject`` (the
-        shipped ones, or ``reconstructors/sub-0N/{perception,semantics}``). A folder written by
-        :meth:`save_pretrained` loads the diffusers way. Device and dtype default to the host's: CUDA fp16, else
-        CPU fp32."""
+        """A registered zoo's name (``"mini"``, ``"full"``; :func:`~neuroclips.zoo.zoo_names`): assemble that zoo
+        plus the PR/SR checkpoints of ``subject`` (the zoo's, or ``reconstructors/sub-0N/{perception,semantics}``).
+        A folder written by :meth:`save_pretrained` loads the diffusers way. Device and dtype default to the host's:
+        CUDA fp16, else CPU fp32."""
+        from ..zoo import get_zoo, is_zoo
+
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = dtype or kwargs.pop("torch_dtype", None) or (torch.float16 if device.type == "cuda" else torch.float32)
-        if str(pretrained_model_name_or_path) not in ("mini", "full"):
+        name = str(pretrained_model_name_or_path)
+        if not is_zoo(name):
             pipe = super().from_pretrained(pretrained_model_name_or_path, dtype=dtype, **kwargs)
-            pipe.versions = {"pipeline": str(pretrained_model_name_or_path)}
+            pipe.versions = {"pipeline": name}
             return pipe.to(device)
-        from ..zoo import assemble_pipeline_components
-
-        components, versions = assemble_pipeline_components(str(pretrained_model_name_or_path), subject, reconstructors,
-                                                            zoo_root, dtype)
-        pipe = cls(**components)
+        zoo = get_zoo(name)
+        components, versions = zoo.load(subject=subject, reconstructors=reconstructors, root=zoo_root, dtype=dtype)
+        pipe = cls(**components, guidance_defaults=dict(zoo.defaults))
         pipe.set_progress_bar_config(disable=True)
         pipe.versions = versions
+        pipe.reconstructors_root = Path(reconstructors) if reconstructors is not None else zoo.reconstructors_root(zoo_root)
         return pipe.to(device)
 
     def with_reconstructors(self, perception, semantics, versions: dict | None = None) -> NeuroClipsPipeline:
         """The same zoo components with another subject's PR and SR (nothing is copied or reloaded)."""
         comps = dict(self.components, perception=perception, semantics=semantics)
-        pipe = type(self)(**comps, **self.zoo_settings)
+        pipe = type(self)(**comps, **{k: self.config[k] for k in SAMPLER_CONFIG},
+                          guidance_defaults=dict(self.config.guidance_defaults))
         pipe.set_progress_bar_config(disable=True)
         pipe._offload_device = getattr(self, "_offload_device", None)
         pipe.versions = {**self.versions, **(versions or {})}
+        pipe.reconstructors_root = self.reconstructors_root
         return pipe
 
-    # ------------------------------------------------------------------------------------------------ helpers
-    @property
-    def zoo_settings(self) -> dict:
-        """The non-component settings the zoo registered (see ``__init__``)."""
-        return {k: self.config[k] for k in ZOO_SETTINGS}
+    def for_subject(self, subject: int) -> NeuroClipsPipeline:
+        """This pipeline with ``subject``'s PR and SR, loaded from the zoo's reconstructors folder in this pipeline's
+        dtype and device (the zoo's components are shared, not reloaded)."""
+        from ..zoo import load_reconstructors
 
-    def with_zoo_defaults(self, settings: dict) -> dict:
-        """``settings`` with the keyframe settings left to the zoo (None) filled in."""
-        s = dict(settings)
-        if s.get("keyframe_steps") is None:
-            s["keyframe_steps"] = self.config.default_keyframe_steps
-        if s.get("keyframe_unconditional") is None:
-            s["keyframe_unconditional"] = self.config.default_keyframe_unconditional
-        return s
+        dtype = self.unet.dtype
+        models, versions = load_reconstructors(int(subject), self.reconstructors_root, dtype=dtype)
+        device = "cpu" if getattr(self, "_offload_device", None) is not None else self.unet.device
+        return self.with_reconstructors(models["perception"].to(device), models["semantics"].to(device), versions)
+
+    # ------------------------------------------------------------------------------------------------ settings
+    @property
+    def default_settings(self) -> GuidanceSettings:
+        """:class:`GuidanceSettings` with this zoo's defaults (the reference's where the zoo sets none)."""
+        return GuidanceSettings.from_dict(dict(self.config.guidance_defaults))
+
+    def settings(self, settings: GuidanceSettings | None = None, **changes) -> GuidanceSettings:
+        """``settings`` (default: :attr:`default_settings`) with ``changes``, validated."""
+        return (settings if settings is not None else self.default_settings).replace(**changes)
 
     @property
     def device(self) -> torch.device:
@@ -218,8 +235,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
             torch.cuda.synchronize()
         return time.perf_counter()
 
-    def check_inputs(self, fmri, use_blurry, use_keyframe, alpha_mode, alpha_strength, keyframe_init, keyframe_strength,
-                     control_frame, keyframe_unconditional: str = "zeros") -> torch.Tensor:
+    def check_inputs(self, fmri, control_frame: np.ndarray | None = None) -> torch.Tensor:
+        """``fmri`` (n_voxels,) as a (1, n_voxels) float tensor, after checking it fits this subject's PR and SR."""
         n_voxels = self.perception.config.n_voxels
         if self.semantics.config.n_voxels != n_voxels:
             raise ValueError(f"PR expects {n_voxels} voxels but SR {self.semantics.config.n_voxels}: they belong to "
@@ -233,53 +250,44 @@ class NeuroClipsPipeline(DiffusionPipeline):
             raise ValueError(f"fMRI has {x.shape[0]} voxels; this subject's reconstructors expect {n_voxels}")
         if not torch.isfinite(x).all():
             raise ValueError("fMRI contains NaN or infinite values")
-        if alpha_mode not in ALPHA_MODES:
-            raise ValueError(f"alpha_mode must be one of {ALPHA_MODES}, got {alpha_mode!r}")
-        if not 0.0 < alpha_strength <= 1.0:
-            raise ValueError(f"alpha_strength must be in (0, 1], got {alpha_strength}")
-        if keyframe_init not in KEYFRAME_INITS:
-            raise ValueError(f"keyframe_init must be one of {KEYFRAME_INITS}, got {keyframe_init!r}")
-        if not 0.0 < keyframe_strength <= 1.0:
-            raise ValueError(f"keyframe_strength must be in (0, 1], got {keyframe_strength}")
-        if keyframe_unconditional not in ("zeros", "noise"):
-            raise ValueError(f"keyframe_unconditional must be 'zeros' or 'noise', got {keyframe_unconditional!r}")
         if control_frame is not None and (control_frame.dtype != np.uint8 or control_frame.ndim != 3):
             raise ValueError(f"control_frame must be uint8 (H, W, 3), got {control_frame.dtype} {control_frame.shape}")
         return x[None]
 
     # ------------------------------------------------------------------------------------------------ stages
     @torch.no_grad()
-    def reconstruct_blurry(self, fmri: torch.Tensor) -> np.ndarray:
+    def reconstruct_blurry(self, fmri) -> np.ndarray:
         """PR -> latents (1, 6, 4, s, s) -> VAE decode -> uint8 (6, H, W, 3) at 3 FPS (spec §2.6)."""
+        x = torch.as_tensor(fmri).reshape(1, -1)
         with self._stage("blurry"):
-            latents = self.perception(fmri.to(self.device, self.perception.dtype)).latents[0]
+            latents = self.perception(x.to(self.device, self.perception.dtype)).latents[0]
             vae = self.blurry_vae
-            x = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
-        return ((x.float() / 2 + 0.5).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+            return to_uint8(vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample)
 
     def blurry_to_video(self, frames: np.ndarray) -> np.ndarray:
         """6 blurry frames -> 16 at the video model's size (spec §5.2: resize, then pixel-space interpolation)."""
         return interpolate_frames(resize_frames(frames, self.video_size))
 
     @torch.no_grad()
-    def reconstruct_keyframe(self, fmri: torch.Tensor, prior_generator: torch.Generator, keyframe_generator: torch.Generator,
-                             prior_steps: int = 20, keyframe_steps: int | None = None, keyframe_guidance_scale: float = 5.0,
-                             init_image: np.ndarray | None = None, keyframe_strength: float = 1.0,
-                             unconditional: str | None = None) -> np.ndarray:
-        """SR -> clip_voxels -> prior (dalle2 DDIM) -> unCLIP -> uint8 (H, W, 3) (spec §4.1-4.2); steps and the
-        unconditional tokens default to the zoo's."""
-        keyframe_steps = keyframe_steps or self.config.default_keyframe_steps
-        unconditional = unconditional or self.config.default_keyframe_unconditional
+    def reconstruct_keyframe(self, fmri, settings: GuidanceSettings | None = None,
+                             init_image: np.ndarray | None = None) -> np.ndarray:
+        """SR -> clip_voxels -> prior (dalle2 DDIM) -> unCLIP -> uint8 (H, W, 3) (spec §4.1-4.2). ``settings``
+        (default: the zoo's) give the steps, CFG, strength, unconditional tokens and seed; ``init_image`` starts
+        unCLIP from that frame (the paper's variant)."""
+        s = (settings or self.default_settings).resolved()
+        gens = stage_generators(s.seed)
+        x = torch.as_tensor(fmri).reshape(1, -1)
         with self._stage("keyframe"):
-            clip_voxels = self.semantics(fmri.to(self.device, self.semantics.dtype)).clip_voxels
-            tokens = self.semantics.sample_tokens(clip_voxels, prior_steps, generator=prior_generator)
+            clip_voxels = self.semantics(x.to(self.device, self.semantics.dtype)).clip_voxels
+            tokens = self.semantics.sample_tokens(clip_voxels, s.prior_steps, generator=gens["prior"])
             pipe = self.keyframe_pipeline
             image = None
             if init_image is not None:  # the paper's variant: start unCLIP from the blurry video's first frame
                 image = resize_frames(init_image[None], pipe.image_size)
-            out = pipe(tokens.to(pipe.unet.dtype), num_inference_steps=keyframe_steps,
-                       guidance_scale=keyframe_guidance_scale, generator=keyframe_generator, image=image,
-                       strength=keyframe_strength, unconditional=unconditional)
+            out = pipe(tokens.to(pipe.unet.dtype), num_inference_steps=s.keyframe_steps,
+                       guidance_scale=s.keyframe_guidance_scale, generator=gens["keyframe"], image=image,
+                       strength=s.keyframe_strength if init_image is not None else 1.0,
+                       unconditional=s.keyframe_unconditional)
         return out.images[0]
 
     @torch.no_grad()
@@ -348,55 +356,48 @@ class NeuroClipsPipeline(DiffusionPipeline):
         return bool(decision[0]), float(score[0])
 
     # ------------------------------------------------------------------------------------------------ call
-    def __call__(self, fmri, reference: np.ndarray | None = None, use_blurry: bool = True, use_keyframe: bool = True,
-                 use_caption: bool | None = None, alpha_mode: str = "code_parity", alpha_strength: float = 0.3,
-                 controlnet_conditioning_scale: float = 1.0, num_inference_steps: int = 25, guidance_scale: float = 8.5,
-                 prior_steps: int = 20, keyframe_steps: int | None = None, keyframe_guidance_scale: float = 5.0,
-                 keyframe_init: str = "noise", keyframe_strength: float = 0.8, keyframe_unconditional: str | None = None,
-                 control_frame: np.ndarray | None = None,
-                 negative_prompt: str = NEGATIVE_PROMPT, seed: int | None = None,
-                 generator: torch.Generator | None = None) -> NeuroClipsOutput:
+    def __call__(self, fmri, reference: np.ndarray | None = None, *, settings: GuidanceSettings | None = None,
+                 control_frame: np.ndarray | None = None, reference_caption: str | None = None,
+                 generator: torch.Generator | None = None, **guidance) -> NeuroClipsOutput:
         """Reconstruct one clip from one fMRI sample (``fmri``: (n_voxels,)).
 
-        Guidance switches (the paper's ablations): ``use_blurry`` (α), ``use_keyframe`` (β), ``use_caption`` (γ;
-        None follows ``use_keyframe``: without a keyframe there is nothing to caption, and the prompt becomes
-        "a smooth video"). ``alpha_mode``: ``code_parity`` (default), ``paper_eq5`` or ``sdedit`` with
-        ``alpha_strength``. ``keyframe_init="blurry"`` starts unCLIP from the blurry first frame (the paper's
-        variant) at ``keyframe_strength``. ``keyframe_unconditional``: unCLIP's CFG input, "zeros" (what the mini
-        zoo was trained with) or "noise" (the reference's N(0, 1) tokens, spec §4.2); it and ``keyframe_steps`` default
-        to the zoo's (mini: zeros, 25; full: noise, 38). ``control_frame`` replaces the keyframe as SparseCtrl's frame-0
-        condition (fusion passes the previous clip's last frame). ``seed`` (default: the reference's) or
-        ``generator`` makes the call deterministic; the global RNG is never used.
+        ``guidance`` are :class:`GuidanceSettings`' fields, applied over ``settings`` (default: the zoo's). The
+        paper's ablations are the switches ``use_blurry`` (α), ``use_keyframe`` (β) and ``use_caption`` (γ; None
+        follows ``use_keyframe``: without a keyframe there is nothing to caption, and the prompt becomes "a smooth
+        video"). ``alpha_mode``: ``code_parity`` (default), ``paper_eq5`` or ``sdedit`` with ``alpha_strength``.
+        ``keyframe_init="blurry"`` starts unCLIP from the blurry first frame (the paper's variant) at
+        ``keyframe_strength``. ``caption_source="ground truth"`` prompts with ``reference_caption`` instead of the
+        keyframe's. ``control_frame`` replaces the keyframe as SparseCtrl's frame-0 condition (fusion passes the
+        previous clip's last frame). ``seed`` (default: the reference's) or ``generator`` makes the call
+        deterministic; the global RNG is never used.
         """
-        args = locals()
-        settings = self.with_zoo_defaults(_resolve_settings({k: args[k] for k in _CALL_SETTINGS if k != "negative_prompt"},
-                                                            seed))
-        # 1. Check inputs and seed one generator per stage
-        x = self.check_inputs(fmri, use_blurry, use_keyframe, alpha_mode, alpha_strength, keyframe_init,
-                              keyframe_strength, control_frame, settings["keyframe_unconditional"])
-        gens = _stage_generators(seed, generator)
-        # 2.-4. Blurry video (α), keyframe (β) and caption (γ)
-        conditions = self.prepare_conditions(x, gens, settings, keyframe_needed=control_frame is None)
+        try:
+            s = self.settings(settings, **guidance)
+        except ValueError as err:
+            if "unknown guidance settings" in str(err):
+                raise TypeError(f"{type(self).__name__}.__call__() got {err}") from None
+            raise
+        if s.seed is None and generator is not None:
+            s = s.replace(seed=int(torch.randint(0, 2**62, (1,), generator=generator)))
+        # 1.-4. Check the inputs; blurry video (α), keyframe (β) and its caption (γ)
+        conditions = self.prepare_conditions(fmri, s, keyframe_needed=control_frame is None, control_frame=control_frame)
         # 5. Text-to-video with α, β, γ
-        return self.generate(conditions, gens, settings, control_frame, negative_prompt, reference)
+        return self.generate_video(conditions, s, control_frame, reference, reference_caption)
 
-    def conditions(self, fmri, settings: dict, gens: dict, all_stages: bool = False) -> dict:
-        """Check ``fmri`` against resolved ``settings`` and run steps 2-4; ``all_stages`` runs the blurry video,
-        keyframe and caption whatever the switches say, so that every variant can reuse them (app, evaluation)."""
-        s = self.with_zoo_defaults(settings)
-        x = self.check_inputs(fmri, s["use_blurry"], s["use_keyframe"], s["alpha_mode"], s["alpha_strength"],
-                              s["keyframe_init"], s["keyframe_strength"] or 1.0, None, s["keyframe_unconditional"])
+    def prepare_conditions(self, fmri, settings: GuidanceSettings | None = None, all_stages: bool = False,
+                           keyframe_needed: bool = True, control_frame: np.ndarray | None = None) -> StageConditions:
+        """Steps 1-4 of ``__call__``: check ``fmri``, then run the stages the guidance switches need (``all_stages``:
+        the blurry video, keyframe and caption whatever the switches say, so that every variant can reuse them, as
+        the app's stage cache and the evaluation do)."""
+        s = (settings or self.default_settings).resolved()
+        x = self.check_inputs(fmri, control_frame)
         if all_stages:
-            s = dict(s, use_blurry=True, use_keyframe=True, use_caption=True)
-        return self.prepare_conditions(x, gens, s)
-
-    def prepare_conditions(self, x: torch.Tensor, gens: dict, settings: dict, keyframe_needed: bool = True) -> dict:
-        """Steps 2-4 of ``__call__``: only the stages the guidance switches need are run."""
-        s, timings = settings, {}
+            s = s.replace(use_blurry=True, use_keyframe=True, use_caption=True)
+        timings = {}
         blurry_frames = blurry_video = keyframe = caption = None
-        make_keyframe = (s["use_keyframe"] and keyframe_needed) or s["use_caption"]
+        make_keyframe = (s.use_keyframe and keyframe_needed) or s.caption_on
         # 2. Perception Reconstructor: blurry video (α), also needed to start unCLIP from the blurry frame
-        if s["use_blurry"] or (s["keyframe_init"] == "blurry" and make_keyframe):
+        if s.use_blurry or (s.keyframe_init == "blurry" and make_keyframe):
             t = self._sync()
             blurry_frames = self.reconstruct_blurry(x)
             blurry_video = self.blurry_to_video(blurry_frames)
@@ -404,101 +405,96 @@ class NeuroClipsPipeline(DiffusionPipeline):
         # 3. Semantics Reconstructor: keyframe (β), needed too when only its caption is used
         if make_keyframe:
             t = self._sync()
-            keyframe = self.reconstruct_keyframe(
-                x, gens["prior"], gens["keyframe"], s["prior_steps"], s["keyframe_steps"], s["keyframe_guidance_scale"],
-                blurry_frames[0] if s["keyframe_init"] == "blurry" else None, s["keyframe_strength"] or 1.0,
-                s["keyframe_unconditional"])
+            keyframe = self.reconstruct_keyframe(x, s, blurry_frames[0] if s.keyframe_init == "blurry" else None)
             timings["keyframe"] = self._sync() - t
-        # 4. Caption of the keyframe (γ)
-        if s["use_caption"]:
+        # 4. Caption of the keyframe (γ; a GT caption comes with the call instead)
+        if s.caption_on and (s.caption_source == "keyframe" or all_stages):
             t = self._sync()
             caption = self.caption_keyframe(keyframe)
             timings["caption"] = self._sync() - t
-        return {"blurry_frames": blurry_frames, "blurry_video": blurry_video, "keyframe": keyframe, "caption": caption,
-                "timings": timings}
+        return StageConditions(blurry_frames=blurry_frames, blurry_video=blurry_video, keyframe=keyframe,
+                               caption=caption, timings=timings)
 
-    def generate(self, conditions: dict, gens: dict, settings: dict, control_frame: np.ndarray | None = None,
-                 negative_prompt: str = NEGATIVE_PROMPT, reference: np.ndarray | None = None) -> NeuroClipsOutput:
-        """Step 5 of ``__call__``: the final video from prepared conditions."""
-        s, c, timings = self.with_zoo_defaults(settings), conditions, dict(conditions["timings"])
-        prompt = video_prompt(c["caption"]) if s["use_caption"] else GENERIC_PROMPT
+    def generate_video(self, conditions: StageConditions, settings: GuidanceSettings | None = None,
+                       control_frame: np.ndarray | None = None, reference: np.ndarray | None = None,
+                       reference_caption: str | None = None) -> NeuroClipsOutput:
+        """Step 5 of ``__call__``: the final video from prepared conditions, with what ``settings`` switch on."""
+        s, c = (settings or self.default_settings).resolved(), conditions
+        timings = dict(c.timings)
+        caption = None
+        if s.caption_on:
+            if s.caption_source == "ground truth":
+                if not reference_caption:
+                    raise ValueError("caption_source='ground truth' needs the clip's GT caption (reference_caption)")
+                caption = reference_caption
+            else:
+                caption = c.caption
+                if caption is None:
+                    raise ValueError("the conditions have no caption: prepare them with use_caption on")
+        prompt = video_prompt(caption) if s.caption_on else GENERIC_PROMPT
         size = self.video_size
         control = None
-        if s["use_keyframe"]:
-            control = resize_frames((control_frame if control_frame is not None else c["keyframe"])[None], size)[0]
-        blurry_video = c["blurry_video"] if s["use_blurry"] else None
+        if s.use_keyframe:
+            frame = control_frame if control_frame is not None else c.keyframe
+            if frame is None:
+                raise ValueError("the conditions have no keyframe: prepare them with use_keyframe on")
+            control = resize_frames(frame[None], size)[0]
+        if s.use_blurry and c.blurry_video is None:
+            raise ValueError("the conditions have no blurry video: prepare them with use_blurry on")
+        blurry_video = c.blurry_video if s.use_blurry else None
         t = self._sync()
         with self._stage("video"):
-            video = self.video_pipeline(prompt, negative_prompt, blurry_video=blurry_video, keyframe=control, num_frames=16,
-                                        height=size, width=size, num_inference_steps=s["num_inference_steps"],
-                                        guidance_scale=s["guidance_scale"], alpha_mode=s["alpha_mode"],
-                                        alpha_strength=s["alpha_strength"],
-                                        controlnet_conditioning_scale=s["controlnet_conditioning_scale"],
-                                        generator=gens["video"])
+            video = self.video_pipeline(prompt, s.negative_prompt, blurry_video=blurry_video, keyframe=control,
+                                        num_frames=VIDEO_FRAMES, height=size, width=size,
+                                        num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale,
+                                        alpha_mode=s.alpha_mode, alpha_strength=s.alpha_strength,
+                                        controlnet_conditioning_scale=s.controlnet_conditioning_scale,
+                                        generator=stage_generators(s.seed)["video"])
         timings["video"] = self._sync() - t
         timings["total"] = sum(timings.values())
-        settings = {**s, "control_frame_given": control_frame is not None, "video_controlnet_calls": video.controlnet_calls,
-                    "device": str(self.device), "dtype": str(self.unet.dtype).replace("torch.", ""),
-                    "versions": dict(self.versions)}
+        record = {**s.to_dict(), "control_frame_given": control_frame is not None,
+                  "video_controlnet_calls": video.controlnet_calls, "device": str(self.device),
+                  "dtype": str(self.unet.dtype).replace("torch.", ""), "versions": dict(self.versions)}
         # stages that are off stay None even when the conditions were prepared for more (the app caches them)
-        keyframe_used = s["use_keyframe"] or s["use_caption"]
-        blurry_used = s["use_blurry"] or (s["keyframe_init"] == "blurry" and keyframe_used)
+        keyframe_used = s.use_keyframe or s.caption_on
+        blurry_used = s.use_blurry or (s.keyframe_init == "blurry" and keyframe_used)
         return NeuroClipsOutput(video=video.frames, fps=FPS_VIDEO,
-                                blurry_frames=c["blurry_frames"] if blurry_used else None, blurry_video=blurry_video,
-                                keyframe=c["keyframe"] if keyframe_used else None, control_frame=control,
-                                caption=c["caption"] if s["use_caption"] else None, prompt=prompt, reference=reference,
-                                timings={k: round(v, 4) for k, v in timings.items()}, settings=settings)
+                                blurry_frames=c.blurry_frames if blurry_used else None, blurry_video=blurry_video,
+                                keyframe=c.keyframe if keyframe_used else None, control_frame=control,
+                                caption=caption, prompt=prompt, reference=reference,
+                                timings={k: round(v, 4) for k, v in timings.items()}, settings=record, guidance=s)
 
     def fuse(self, fmri, references: list[np.ndarray | None] | None = None, fusion: str = "classifier",
-             max_clips: int = 3, seed: int | None = None, **kwargs) -> LongVideoOutput:
+             max_clips: int = 3, seed: int | None = None, settings: GuidanceSettings | None = None,
+             **guidance) -> LongVideoOutput:
         """Multi-fMRI fusion (spec §6): one continuous video of consecutive clips (``fmri``: (n, n_voxels), n ≤
         ``max_clips``). When two neighbouring keyframes are judged alike (``fusion``: "classifier" or "cosine"),
-        the next clip's SparseCtrl keyframe is the previous video's last frame. ``kwargs`` are ``__call__``'s
-        guidance settings; every clip gets the same seed, as the reference reseeds before each clip."""
+        the next clip's SparseCtrl keyframe is the previous video's last frame. ``guidance`` are
+        :class:`GuidanceSettings`' fields; every clip gets the same seed, as the reference reseeds before each clip."""
         fmri = np.asarray(fmri, np.float32)
         if fmri.ndim != 2 or not 1 <= len(fmri) <= max_clips:
             raise ValueError(f"fusion takes 1 to {max_clips} consecutive fMRI samples (n, n_voxels), got {fmri.shape}")
         if fusion not in FUSION_METHODS:
             raise ValueError(f"fusion method must be one of {FUSION_METHODS}, got {fusion!r}")
-        if not kwargs.get("use_keyframe", True):
+        s = self.settings(settings, seed=seed, **guidance).resolved()
+        if not s.use_keyframe:
             raise ValueError("fusion replaces the keyframe (β); it needs use_keyframe=True")
-        bad = set(kwargs) - set(_CALL_SETTINGS)
-        if bad:
-            raise TypeError(f"fuse() got unexpected arguments {sorted(bad)}")
-        settings = _resolve_settings({**_CALL_SETTINGS, **kwargs}, seed)
-        negative_prompt = settings.pop("negative_prompt")
+        if s.caption_on and s.caption_source != "keyframe":
+            raise ValueError("fusion captions each clip's keyframe; caption_source must be 'keyframe'")
         references = references or [None] * len(fmri)
         if len(references) != len(fmri):
             raise ValueError(f"{len(references)} references for {len(fmri)} fMRI samples")
         clips, fused, scores = [], [], []
         for k, f in enumerate(fmri):
-            gens = _stage_generators(seed, None)
-            conditions = self.conditions(f, settings, gens)
+            conditions = self.prepare_conditions(f, s)
             control = None
             if k:
-                same, score = self.same_class(clips[-1].keyframe, conditions["keyframe"], fusion)
+                same, score = self.same_class(clips[-1].keyframe, conditions.keyframe, fusion)
                 fused.append(same)
                 scores.append(round(score, 4))
                 control = clips[-1].video[-1] if same else None
-            clips.append(self.generate(conditions, gens, settings, control, negative_prompt, references[k]))
+            clips.append(self.generate_video(conditions, s, control, references[k]))
         video = np.concatenate([c.video for c in clips])
         return LongVideoOutput(video=video, fps=FPS_VIDEO, clips=clips, fused=fused, scores=scores,
-                               settings={"fusion": fusion, "n_clips": len(clips), "seconds": len(video) / FPS_VIDEO})
-
-
-# __call__'s guidance settings and their defaults (fuse takes the same names)
-_CALL_SETTINGS = {"use_blurry": True, "use_keyframe": True, "use_caption": None, "alpha_mode": "code_parity",
-                  "alpha_strength": 0.3, "controlnet_conditioning_scale": 1.0, "num_inference_steps": 25,
-                  "guidance_scale": 8.5, "prior_steps": 20, "keyframe_steps": None, "keyframe_guidance_scale": 5.0,
-                  "keyframe_init": "noise", "keyframe_strength": 0.8, "keyframe_unconditional": None,
-                  "negative_prompt": NEGATIVE_PROMPT}
-
-
-def _resolve_settings(settings: dict, seed: int | None) -> dict:
-    """The settings a call ran with: the caption follows the keyframe unless given; strength only where used."""
-    settings = dict(settings, seed=seed)
-    if settings["use_caption"] is None:
-        settings["use_caption"] = settings["use_keyframe"]
-    if settings["keyframe_init"] != "blurry":
-        settings["keyframe_strength"] = None
-    return settings
+                               settings={"fusion": fusion, "n_clips": len(clips), "seconds": len(video) / FPS_VIDEO,
+                                         **s.to_dict()})

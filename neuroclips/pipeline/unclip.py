@@ -101,10 +101,10 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         """uint8 (B, H, W, 3) -> scaled VAE latents."""
         from diffusers.pipelines.animatediff.pipeline_animatediff_sparsectrl import retrieve_latents
 
-        from .video import to_pixels
+        from ..frames import to_unit
 
         vae = self._upcast_vae()
-        x = to_pixels(image, vae.device, vae.dtype)
+        x = to_unit(image, vae.device, vae.dtype)
         return retrieve_latents(vae.encode(x), generator=generator) * vae.config.scaling_factor
 
     def prepare_latents(self, batch: int, generator, dtype, device) -> torch.Tensor:

@@ -25,9 +25,9 @@ from diffusers import AnimateDiffSparseControlNetPipeline
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from ..frames import VIDEO_FRAMES, to_uint8, to_unit
+from .alpha import ALPHA_MODES
 from .prompts import NEGATIVE_PROMPT
-
-ALPHA_MODES = ("code_parity", "paper_eq5", "sdedit")
 
 
 @dataclass
@@ -40,12 +40,6 @@ class VideoOutput(BaseOutput):
     controlnet_calls: int
 
 
-def to_pixels(frames: np.ndarray, device, dtype) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-    return x.to(device=device, dtype=dtype)
-
-
 def interpolate_frames(frames: np.ndarray) -> np.ndarray:
     """6 frames at 3 FPS -> 16 frames, the reference's pixel-space blend (spec §5.2): keep f0, then for each
     pair append 0.67·f_k + 0.33·f_k+1, 0.33·f_k + 0.67·f_k+1 and f_k+1, so originals sit at 0, 3, ..., 15."""
@@ -54,17 +48,6 @@ def interpolate_frames(frames: np.ndarray) -> np.ndarray:
     for a, b in zip(f[:-1], f[1:]):
         out += [0.67 * a + 0.33 * b, 0.33 * a + 0.67 * b, b]
     return np.clip(np.round(np.stack(out)), 0, 255).astype(np.uint8)
-
-
-def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (N, H, W, 3) -> (N, size, size, 3), bilinear with antialiasing (torchvision Resize's default)."""
-    if frames.shape[1] == size and frames.shape[2] == size:
-        return frames
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
 
 
 class NeuroClipsVideoPipeline(AnimateDiffSparseControlNetPipeline):
@@ -80,24 +63,17 @@ class NeuroClipsVideoPipeline(AnimateDiffSparseControlNetPipeline):
         does (``latent_dist.sample()·scaling_factor``), with an explicit generator."""
         from diffusers.pipelines.animatediff.pipeline_animatediff_sparsectrl import retrieve_latents
 
-        x = to_pixels(frames, self.vae.device, self.vae.dtype)
+        x = to_unit(frames, self.vae.device, self.vae.dtype)
         z = retrieve_latents(self.vae.encode(x), generator=generator) * self.vae.config.scaling_factor
         return z.permute(1, 0, 2, 3)[None]
 
     def alpha_latents(self, blurry_latents: torch.Tensor, noise: torch.Tensor, mode: str, strength: float) -> torch.Tensor:
-        """The start latent of α guidance for the current ``self.scheduler.timesteps`` (see the module doc)."""
-        t0 = self.scheduler.timesteps[:1]
-        if mode in ("code_parity", "sdedit"):
-            return self.scheduler.add_noise(blurry_latents, noise, t0)
-        # paper Eq. 5: the blurry latent is taken to sit at step ϑT and diffused forward to T
-        alphas = self.scheduler.alphas_cumprod
-        theta_t = min(int(round(strength * self.scheduler.config.num_train_timesteps)), len(alphas) - 1)
-        ratio = (alphas[int(t0)] / alphas[theta_t]).clamp(max=1.0)
-        return ratio.sqrt().to(noise.dtype) * blurry_latents + (1 - ratio).sqrt().to(noise.dtype) * noise
+        """The start latent of α guidance for the current ``self.scheduler.timesteps`` (:data:`ALPHA_MODES`)."""
+        return ALPHA_MODES[mode].start(self, blurry_latents, noise, strength)
 
     def check_video_inputs(self, num_frames, blurry_video, keyframe, alpha_mode, alpha_strength, height, width) -> None:
         if alpha_mode not in ALPHA_MODES:
-            raise ValueError(f"alpha_mode must be one of {ALPHA_MODES}, got {alpha_mode!r}")
+            raise ValueError(f"alpha_mode must be one of {list(ALPHA_MODES)}, got {alpha_mode!r}")
         if not 0.0 < alpha_strength <= 1.0:
             raise ValueError(f"alpha_strength must be in (0, 1], got {alpha_strength}")
         for name, x, ndim in (("blurry_video", blurry_video, 4), ("keyframe", keyframe, 3)):
@@ -114,7 +90,7 @@ class NeuroClipsVideoPipeline(AnimateDiffSparseControlNetPipeline):
 
     @torch.no_grad()
     def __call__(self, prompt: str, negative_prompt: str | None = NEGATIVE_PROMPT, blurry_video: np.ndarray | None = None,
-                 keyframe: np.ndarray | None = None, num_frames: int = 16, height: int | None = None,
+                 keyframe: np.ndarray | None = None, num_frames: int = VIDEO_FRAMES, height: int | None = None,
                  width: int | None = None, num_inference_steps: int = 25, guidance_scale: float = 8.5,
                  alpha_mode: str = "code_parity", alpha_strength: float = 0.3,
                  controlnet_conditioning_scale: float = 1.0, eta: float = 0.0,
@@ -139,12 +115,13 @@ class NeuroClipsVideoPipeline(AnimateDiffSparseControlNetPipeline):
             if self.controlnet.config.use_simplified_condition_embedding:
                 frames = self.encode_frames(keyframe[None], generator).to(self.controlnet.dtype)
             else:
-                frames = to_pixels(keyframe[None], device, self.controlnet.dtype).add(1).div(2).permute(1, 0, 2, 3)[None]
+                frames = to_unit(keyframe[None], device, self.controlnet.dtype).add(1).div(2).permute(1, 0, 2, 3)[None]
             cond, mask = self.prepare_sparse_control_conditioning(frames, num_frames, [0], device, self.controlnet.dtype)
-        # 4. Timesteps (sdedit keeps only the last part of the schedule)
+        # 4. Timesteps (an α mode such as sdedit may keep only the last part of the schedule)
         self.scheduler.set_timesteps(num_inference_steps, device=device)
-        if blurry_video is not None and alpha_mode == "sdedit":
-            keep = max(1, min(num_inference_steps, int(round(num_inference_steps * alpha_strength))))
+        keep_steps = ALPHA_MODES[alpha_mode].steps
+        if blurry_video is not None and keep_steps is not None:
+            keep = keep_steps(num_inference_steps, alpha_strength)
             self.scheduler.timesteps = self.scheduler.timesteps[num_inference_steps - keep:]
         timesteps = self.scheduler.timesteps
         # 5. Start latents: noise, or the blurry video's latents noised by α
@@ -175,7 +152,6 @@ class NeuroClipsVideoPipeline(AnimateDiffSparseControlNetPipeline):
                 noise_pred = uncond + guidance_scale * (text - uncond)
             latents = self.scheduler.step(noise_pred, t, latents, **extra).prev_sample
         # 7. Decode frame by frame, (x/2 + 0.5) clamped (spec §5.5)
-        video = self.decode_latents(latents)[0].permute(1, 2, 3, 0)
-        frames = ((video / 2 + 0.5).clamp(0, 1) * 255).round().byte().cpu().numpy()
+        frames = to_uint8(self.decode_latents(latents)[0].transpose(0, 1))
         self.maybe_free_model_hooks()
         return VideoOutput(frames=frames, timesteps=[int(t) for t in timesteps], controlnet_calls=calls)

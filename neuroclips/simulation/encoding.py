@@ -23,7 +23,7 @@ import numpy as np
 from scipy.ndimage import sobel
 from scipy.spatial import cKDTree
 
-from ..data.cortex import Grayordinates
+from ..cortex import Grayordinates
 from .categories import ATTRIBUTES, CATEGORY_NAMES, attribute_matrix
 from .stimuli import MovieRenderer, category_fractions
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats
 from scipy.signal import lfilter
 
-from ..data.cortex import N_CORTEX
+from ..cortex import N_CORTEX
 
 TR = 2.0
 DELAY_SAMPLES = 2  # 4 s: the paper's hemodynamic delay

@@ -18,12 +18,11 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from ..frames import CLIP_SECONDS, KEYFRAME_INDEX
 from .categories import CATEGORY_INDEX, CATEGORY_NAMES, OBJECT_CATEGORIES, SCENE_CATEGORIES
 from .media import MEDIA, load_still, load_video, sprite_rgba
 
 SPLITS = ("train", "test")
-CLIP_SECONDS = 2.0  # one TR (spec §1.1)
-KEYFRAME_INDEX = 2  # frame 2 of the 6 GT frames is the keyframe the reference captions (spec §1.3)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.cortex import N_CORTEX, grayordinates
+from ..cortex import N_CORTEX, grayordinates
 from ..io import atomic_save_npy, atomic_write_json, atomic_write_npz
 from .encoding import FAMILIES, VoxelModel, build_voxel_model, neural_drive, stimulus_features
 from .fmri import REPETITIONS, NoiseModel, align, bold, hrf_kernel, reproducibility, select_voxels, simulate_split

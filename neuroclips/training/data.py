@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..simulation.stimuli import KEYFRAME_INDEX
+from ..frames import KEYFRAME_INDEX
 
 
 def _cache_file(stimuli_config, name: str, cache: Path | None) -> Path:
@@ -78,3 +78,13 @@ def shift_augment(frames: np.ndarray, rng: np.random.Generator, max_shift: int =
     pad = np.pad(frames, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)), mode="edge")
     dy, dx = rng.integers(0, 2 * max_shift + 1, (2, n))
     return np.stack([pad[i, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
+
+
+def tokenizer_corpus(stimuli_config) -> list[str]:
+    """Captions of every training clip and the prompts the text-to-video stage uses."""
+    from ..pipeline.prompts import GENERIC_PROMPT, NEGATIVE_PROMPT, video_prompt
+    from ..simulation.stimuli import MovieRenderer
+
+    r = MovieRenderer(stimuli_config)
+    captions = [r.clip_info("train", i).caption for i in range(stimuli_config.n_clips("train"))]
+    return captions + [video_prompt(c) for c in sorted(set(captions))] + [NEGATIVE_PROMPT, GENERIC_PROMPT]

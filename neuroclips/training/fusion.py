@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-KEYFRAME_INDEX = 2  # spec §1.3
+from ..frames import KEYFRAME_INDEX
+
 
 
 @dataclass
@@ -49,7 +50,7 @@ def keyframe_embeddings(subject, clip_model, split: str) -> np.ndarray:
     return image_embeds(clip_model, np.asarray(frames[:, KEYFRAME_INDEX])).numpy()
 
 
-def _labels(subject, split: str):
+def category_labels(subject, split: str):
     n = subject.num_clips(split)
     return ([subject.categories(split, c) for c in range(n)],
             np.array([subject.movie_position(split, c)[0] for c in range(n)]))
@@ -74,7 +75,7 @@ def train_fusion(subject, clip_model, out_dir: Path, cfg: FusionTrainingConfig =
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     emb = torch.from_numpy(keyframe_embeddings(subject, clip_model, "train"))
-    i, j, same = category_pairs(*_labels(subject, "train"), rng)
+    i, j, same = category_pairs(*category_labels(subject, "train"), rng)
     a, b, y = emb[i], emb[j], torch.from_numpy(same).float()
     model = KeyframeSimilarityClassifier(emb.shape[1], cfg.hidden_dim)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -102,7 +103,7 @@ def evaluate_pairs(model, subject, clip_model, split: str = "test", embeddings: 
     import torch
 
     emb = torch.from_numpy(embeddings if embeddings is not None else keyframe_embeddings(subject, clip_model, split))
-    categories, movies = _labels(subject, split)
+    categories, movies = category_labels(subject, split)
     i, j, same = category_pairs(categories, movies, np.random.default_rng(seed))
     out = {"pairs": int(len(same)), "same_rate": round(float(same.mean()), 4)}
     for method in ("classifier", "cosine"):
@@ -111,33 +112,4 @@ def evaluate_pairs(model, subject, clip_model, split: str = "test", embeddings: 
     neighbours = np.arange(int((movies[:-1] == movies[1:]).sum()))  # category_pairs lists them first
     pred, _ = model.same_class(emb[i[neighbours]], emb[j[neighbours]])
     out["neighbours_classifier_balanced_accuracy"] = round(balanced_accuracy(pred.numpy(), same[neighbours]), 4)
-    return out
-
-
-def evaluate_on_reconstructions(pipe, subject, n_clips: int = 120, seed: int = 0) -> dict:
-    """Fusion's decision on neighbouring *reconstructed* keyframes of the first ``n_clips`` test clips (what the
-    pipeline judges), beside the same pairs' GT keyframes: balanced accuracy against the category labels."""
-    import torch
-
-    categories, movies = _labels(subject, "test")
-    idx = np.arange(min(n_clips, len(categories)))
-    fmri = subject.fmri("test", idx)
-    keyframes = []
-    for f in fmri:
-        x = pipe.check_inputs(f, True, True, "code_parity", 0.3, "noise", 1.0, None)
-        g = torch.Generator().manual_seed(seed)
-        keyframes.append(pipe.reconstruct_keyframe(x, g, torch.Generator().manual_seed(seed + 1)))
-    from .targets import clip_frames
-
-    gt = np.asarray(clip_frames(subject, "test")[idx, KEYFRAME_INDEX])
-    pairs = np.flatnonzero(movies[idx][:-1] == movies[idx][1:])
-    same = np.array([bool(set(categories[i]) & set(categories[i + 1])) for i in pairs])
-    out = {"clips": int(len(idx)), "neighbour_pairs": int(len(pairs)), "same_rate": round(float(same.mean()), 4)}
-    for name, images in (("reconstructed", np.stack(keyframes)), ("gt", gt)):
-        e = pipe.embed_images(images).cpu()
-        for method in ("classifier", "cosine"):
-            pred, _ = pipe.fusion_classifier.same_class(e[pairs], e[pairs + 1], method)
-            pred = pred.numpy()
-            out[f"{name}_{method}_balanced_accuracy"] = round(balanced_accuracy(pred, same), 4)
-            out[f"{name}_{method}_fuse_rate"] = round(float(pred.mean()), 4)
     return out

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..frames import to_uint8
 from .loop import LoopConfig, history_summary, run_loop
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def decode_latents(vae, latents, batch: int = 256) -> np.ndarray:
     with torch.no_grad():
         for i in range(0, len(latents), batch):
             x = vae.decode(latents[i:i + batch].float() / vae.config.scaling_factor).sample
-            out.append(((x / 2 + 0.5).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
+            out.append(to_uint8(x))
     return np.concatenate(out)
 
 
@@ -138,7 +139,7 @@ def train_perception(subject, out_dir: Path, work_dir: Path, config: str = "mini
     from ..metrics.frames import pixcorr
     from ..models import PerceptionReconstructor, reconstructor_configs
     from ..models.losses import soft_cont_loss
-    from ..zoo import load_vae
+    from ..zoo.mini import load_vae
     from .targets import clip_frames, subject_targets, teacher_aug_bank
 
     if config != "mini":
@@ -339,8 +340,6 @@ def train_semantics(subject, out_dir: Path, work_dir: Path, config: str = "mini"
 
 def load_reconstructors(subject: int, root: Path | None = None):
     """(PerceptionReconstructor, SemanticsReconstructor) of a simulated subject, fp32, eval mode."""
-    from ..models import PerceptionReconstructor, SemanticsReconstructor
     from ..zoo import load_reconstructor
 
-    return tuple(load_reconstructor(cls, name, subject, root)[0]
-                 for name, cls in (("perception", PerceptionReconstructor), ("semantics", SemanticsReconstructor)))
+    return tuple(load_reconstructor(name, subject, root)[0] for name in ("perception", "semantics"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..simulation.stimuli import KEYFRAME_INDEX
+from ..frames import KEYFRAME_INDEX, to_unit
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,8 @@ def subject_targets(subject, split: str, zoo_root: Path | None = None, cache: Pa
 
     from ..io import atomic_path
     from ..paths import cache_dir
-    from ..zoo import load_clip, load_tokenizer, load_vae, zoo_dir
+    from ..zoo import zoo_dir
+    from ..zoo.mini import load_clip, load_tokenizer, load_vae
     from ..zoo.clip import image_tokens, pixel_values, text_embeds
 
     root = Path(zoo_root) if zoo_root else zoo_dir("mini")
@@ -120,7 +121,7 @@ def subject_targets(subject, split: str, zoo_root: Path | None = None, cache: Pa
         for i in range(0, n, batch // 6):
             f = np.asarray(frames[i:i + batch // 6])
             flat = f.reshape(-1, *f.shape[2:])
-            x = torch.from_numpy(flat).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+            x = to_unit(flat)
             latents.append((vae.encode(x).latent_dist.mode() * sf).reshape(len(f), 6, *vae_latent_shape(vae, x)).half())
             size = clip.config.vision_config.image_size
             tk = image_tokens(clip.vision_model, pixel_values(flat, size))
@@ -145,7 +146,8 @@ def teacher_aug_bank(subject, split: str = "train", n_views: int = 2, zoo_root: 
 
     from ..io import atomic_path
     from ..paths import cache_dir
-    from ..zoo import load_clip, zoo_dir
+    from ..zoo import zoo_dir
+    from ..zoo.mini import load_clip
 
     root = Path(zoo_root) if zoo_root else zoo_dir("mini")
     stamp = (root / "clip" / "model.safetensors").stat().st_mtime_ns

@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def _tokenizer(stimuli, out: Path, work: Path, steps, resume) -> dict:
-    from ..zoo.mini.tokenizer import tokenizer_corpus, train_clip_tokenizer
+    from ..zoo.mini.tokenizer import train_clip_tokenizer
+    from .data import tokenizer_corpus
 
     tok = train_clip_tokenizer(tokenizer_corpus(stimuli))
     tok.save_pretrained(out)
@@ -23,7 +24,7 @@ def _vae(stimuli, out: Path, work: Path, steps, resume) -> dict:
 
 
 def _clip(stimuli, out: Path, work: Path, steps, resume) -> dict:
-    from ..zoo import load_tokenizer
+    from ..zoo.mini import load_tokenizer
     from .data import captioned_frames
     from .zoo_clip import CLIPTrainingConfig, train_clip
 
@@ -32,7 +33,7 @@ def _clip(stimuli, out: Path, work: Path, steps, resume) -> dict:
 
 
 def _keyframe(stimuli, out: Path, work: Path, steps, resume) -> dict:
-    from ..zoo import load_clip, load_vae
+    from ..zoo.mini import load_clip, load_vae
     from .data import rendered_clips
     from .zoo_keyframe import KeyframeTrainingConfig, train_keyframe
 
@@ -52,7 +53,7 @@ def _captioner(stimuli, out: Path, work: Path, steps, resume) -> dict:
 
 def _t2v(stimuli, out: Path, work: Path, steps, resume) -> dict:
     from ..simulation.stimuli import MovieRenderer
-    from ..zoo import load_clip, load_tokenizer, load_vae
+    from ..zoo.mini import load_clip, load_tokenizer, load_vae
     from .data import rendered_clips
     from .zoo_t2v import T2VTrainingConfig, train_t2v
 

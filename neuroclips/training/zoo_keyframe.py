@@ -24,14 +24,14 @@ def encode_frames(vae, clip_vision, frames: np.ndarray, batch: int = 256):
     import torch
 
     from ..zoo.clip import image_tokens, pixel_values
-    from .zoo_vae import to_tensor
+    from ..frames import to_unit
 
     lat, tok = [], []
     size = clip_vision.config.image_size
     with torch.no_grad():
         for i in range(0, len(frames), batch):
             f = np.ascontiguousarray(frames[i : i + batch])
-            lat.append(vae.encode(to_tensor(f)).latent_dist.mode() * vae.config.scaling_factor)
+            lat.append(vae.encode(to_unit(f)).latent_dist.mode() * vae.config.scaling_factor)
             tok.append(image_tokens(clip_vision, pixel_values(f, size)).half())
     return torch.cat(lat), torch.cat(tok)
 

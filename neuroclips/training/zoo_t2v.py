@@ -25,14 +25,14 @@ def encode_videos(vae, clips: np.ndarray, batch: int = 256):
     """Scaled VAE latents of uint8 clips (N, F, H, W, 3) -> (N, 4, F, h, w), the pipelines' ``b c f h w``."""
     import torch
 
-    from .zoo_vae import to_tensor
+    from ..frames import to_unit
 
     n, f = clips.shape[:2]
     flat = clips.reshape(n * f, *clips.shape[2:])
     out = []
     with torch.no_grad():
         for i in range(0, len(flat), batch):
-            out.append(vae.encode(to_tensor(np.ascontiguousarray(flat[i : i + batch]))).latent_dist.mode())
+            out.append(vae.encode(to_unit(np.ascontiguousarray(flat[i : i + batch]))).latent_dist.mode())
     z = torch.cat(out) * vae.config.scaling_factor
     return z.reshape(n, f, *z.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()
 

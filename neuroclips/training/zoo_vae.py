@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..frames import to_unit
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,12 +34,6 @@ def training_frames(stimuli_config, split: str = "train", fps: int = 3) -> np.nd
 
     r = MovieRenderer(stimuli_config)
     return np.concatenate([r.render_clip(split, i, fps) for i in range(stimuli_config.n_clips(split))])
-
-
-def to_tensor(frames: np.ndarray):
-    import torch
-
-    return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
 def _lr(step: int, cfg: VAETrainingConfig) -> float:
@@ -82,7 +78,7 @@ def train_vae(out_dir: Path, work_dir: Path, frames: np.ndarray, cfg: VAETrainin
         batch = frames[idx]
         flip = rng.random(cfg.batch_size) < 0.5
         batch[flip] = batch[flip, :, ::-1]
-        x = to_tensor(batch)
+        x = to_unit(batch)
         for g in opt.param_groups:
             g["lr"] = _lr(step, cfg)
         post = vae.encode(x).latent_dist
@@ -118,7 +114,7 @@ def set_scaling_factor(vae, frames: np.ndarray, n: int = 2048, seed: int = 0) ->
 
     rng = np.random.default_rng(seed)
     with torch.no_grad():
-        x = to_tensor(frames[rng.choice(len(frames), min(n, len(frames)), replace=False)])
+        x = to_unit(frames[rng.choice(len(frames), min(n, len(frames)), replace=False)])
         z = torch.cat([vae.encode(b).latent_dist.mode() for b in x.split(256)])
     scaling = float(1.0 / z.std())
     vae.register_to_config(scaling_factor=scaling)

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 import gradio as gr
 
 from ..data import DataError
-from .studio import CAPTION_SOURCES, DEFAULT_CLIPS, Studio
+from ..pipeline import GuidanceSettings
+from .studio import DEFAULT_CLIPS, Studio
 
 try:  # `spaces` must be imported after gradio (its circular-import guard)
     import spaces
@@ -31,7 +32,6 @@ def _number(value, what: str) -> int:
     if value is None or value == "":
         raise gr.Error(f"enter a {what}")
     return int(value)
-ALPHA_MODES = [("code parity (reference)", "code_parity"), ("paper Eq. 5", "paper_eq5"), ("SDEdit", "sdedit")]
 
 INTRO = """# NeuroClips Studio
 fMRI-to-video reconstruction with **NeuroClips** (Gong et al., NeurIPS 2024). Pick a subject and a test clip:
@@ -185,14 +185,18 @@ def build_demo(studio: Studio | None = None) -> gr.Blocks:
                         hits = gr.State([])
                 with gr.Column(scale=1):
                     gr.Markdown("**Guidance**")
-                    use_blurry = gr.Checkbox(True, label="α: blurry video")
-                    alpha_mode = gr.Dropdown(ALPHA_MODES, value="code_parity", label="α mode")
-                    alpha_strength = gr.Slider(0.05, 1.0, value=0.3, step=0.05, label="α strength (ϑ / SDEdit)")
-                    use_keyframe = gr.Checkbox(True, label="β: keyframe (SparseCtrl)")
-                    beta_scale = gr.Slider(0.0, 2.0, value=1.0, step=0.1, label="β scale")
-                    use_caption = gr.Checkbox(True, label="γ: caption")
-                    caption_source = gr.Radio(list(CAPTION_SOURCES), value="keyframe",
-                                              label="γ caption source (BLIP-2 of the keyframe, or the GT caption)")
+                    # controls, choices, ranges and defaults from the one settings vocabulary (zoo's defaults)
+                    d, G = studio.default_settings, GuidanceSettings
+                    use_blurry = gr.Checkbox(d.use_blurry, label="α: blurry video")
+                    alpha_mode = gr.Dropdown(G.choices("alpha_mode"), value=d.alpha_mode, label="α mode")
+                    alpha_strength = gr.Slider(0.05, G.range("alpha_strength")[1], value=d.alpha_strength, step=0.05,
+                                               label="α strength (ϑ / SDEdit)")
+                    use_keyframe = gr.Checkbox(d.use_keyframe, label="β: keyframe (SparseCtrl)")
+                    beta_scale = gr.Slider(*G.range("controlnet_conditioning_scale"), value=d.controlnet_conditioning_scale,
+                                           step=0.1, label="β scale")
+                    use_caption = gr.Checkbox(d.caption_on, label="γ: caption")
+                    caption_source = gr.Radio(G.choices("caption_source"), value=d.caption_source,
+                                              label="γ caption source")
                     seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
                     button = gr.Button("Reconstruct", variant="primary")
             gr.Markdown("**GT | blurry | final**: one player, so the three play in sync (8 FPS, 2 s).")

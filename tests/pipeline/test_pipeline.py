@@ -1,4 +1,5 @@
-"""NeuroClipsPipeline end to end with the shipped mini zoo and subject 1's reconstructors (few steps, for speed)."""
+"""NeuroClipsPipeline end to end on the tiny random zoo (tests/tiny_zoo.py) with subject 1's fMRI: stages, switches,
+seeds, fusion, offload, saving, settings and the zoo registry. The shipped mini zoo's quality is tested in tests/zoo."""
 
 import json
 
@@ -10,10 +11,10 @@ FAST = {"num_inference_steps": 3, "prior_steps": 3, "keyframe_steps": 3}
 
 
 @pytest.fixture(scope="module")
-def pipe():
+def pipe(tiny_zoo):
     from neuroclips.pipeline import NeuroClipsPipeline
 
-    return NeuroClipsPipeline.from_pretrained("mini", subject=1)
+    return NeuroClipsPipeline.from_pretrained(tiny_zoo.name, subject=1)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +152,11 @@ def test_bad_arguments_raise_clear_errors(pipe, fmri):
     with pytest.raises(ValueError, match="NaN"):
         pipe(np.full_like(fmri, np.nan))
     with pytest.raises(FileNotFoundError, match="subject 9"):
-        type(pipe).from_pretrained("mini", subject=9)
+        type(pipe).from_pretrained("tiny", subject=9)
+    with pytest.raises(ValueError, match="unknown guidance settings"):
+        pipe.settings(alpha=0.3)
+    with pytest.raises(TypeError, match="alpha"):
+        pipe(fmri, alpha=0.3)  # a misspelt keyword is refused as Python refuses one
 
 
 def test_save_pretrained_round_trip(pipe, fmri, base, tmp_path):
@@ -160,6 +165,7 @@ def test_save_pretrained_round_trip(pipe, fmri, base, tmp_path):
     pipe.save_pretrained(tmp_path / "pipe")
     loaded = NeuroClipsPipeline.from_pretrained(tmp_path / "pipe")
     assert loaded.fusion_classifier is not None and loaded.image_encoder is not None
+    assert loaded.default_settings == pipe.default_settings  # the zoo's defaults travel with the pipeline
     np.testing.assert_array_equal(loaded(fmri, seed=0, **FAST).video, base.video)
 
 
@@ -173,12 +179,13 @@ def test_interpolation_matches_the_reference():
     assert out[1, 0, 0, 0] == round(0.33 * 90) and out[2, 0, 0, 0] == round(0.67 * 90)
 
 
-def test_cli_writes_playable_files(tmp_path, capsys):
+def test_cli_writes_playable_files(tiny_zoo, tmp_path, capsys):
     from neuroclips.cli import main
     from neuroclips.pipeline.export import read_mp4
 
     out = tmp_path / "rec"
-    assert main(["reconstruct", "--subject", "1", "--clip", "42", "--steps", "2", "--fuse", "2", "--out", str(out)]) == 0
+    assert main(["reconstruct", "--zoo", "tiny", "--subject", "1", "--clip", "42", "--steps", "2", "--fuse", "2",
+                 "--out", str(out)]) == 0
     frames, fps = read_mp4(out / "long_video.mp4")
     assert len(frames) == 32 and fps == 8 and frames.shape[1] >= 256
     clip = out / "clip-0042"
@@ -190,9 +197,9 @@ def test_cli_writes_playable_files(tmp_path, capsys):
     assert (clip / "keyframe.png").exists()
     assert json.loads((out / "long_video.json").read_text())["clips"] == [42, 43]
     capsys.readouterr()
-    assert main(["reconstruct", "--subject", "1", "--clip", "1200", "--out", str(out)]) == 2
+    assert main(["reconstruct", "--zoo", "tiny", "--subject", "1", "--clip", "1200", "--out", str(out)]) == 2
     assert "out of range" in capsys.readouterr().err
-    assert main(["reconstruct", "--subject", "9", "--clip", "0", "--out", str(out)]) == 2
+    assert main(["reconstruct", "--zoo", "tiny", "--subject", "9", "--clip", "0", "--out", str(out)]) == 2
     assert "subject" in capsys.readouterr().err
 
 
@@ -245,3 +252,97 @@ def test_stage_offload_moves_one_stage_at_a_time_and_changes_nothing(pipe, fmri,
     assert order.index("perception") < order.index("semantics") < order.index("caption_model") < order.index("unet")
     assert {"image_encoder", "fusion_classifier"} <= set(order)
     assert staged.device == torch.device("cpu") and pipe.device.type == "cpu"
+
+
+def test_stage_methods_give_what_the_call_gives(pipe, fmri, base):
+    """The app's stage cache and the evaluation run steps 2-4 once for every variant (all_stages) and then step 5:
+    the videos are the direct calls' videos, bit for bit."""
+    s = pipe.settings(seed=0, **FAST)
+    conditions = pipe.prepare_conditions(fmri, s, all_stages=True)
+    assert set(conditions.timings) == {"blurry", "keyframe", "caption"}
+    np.testing.assert_array_equal(pipe.generate_video(conditions, s).video, base.video)
+    no_kf = pipe.generate_video(conditions, s.replace(use_keyframe=False))
+    np.testing.assert_array_equal(no_kf.video, pipe(fmri, seed=0, use_keyframe=False, **FAST).video)
+    assert no_kf.caption is None  # the caption follows the keyframe unless asked for
+    with pytest.raises(ValueError, match="no blurry video"):
+        pipe.generate_video(pipe.prepare_conditions(fmri, s.replace(use_blurry=False)), s)
+
+
+def test_ground_truth_caption_source(pipe, fmri, base, shipped_subject):
+    gt = shipped_subject.caption("test", 42)
+    with Spy(pipe.caption_model, "generate") as cap:
+        out = pipe(fmri, seed=0, caption_source="ground truth", reference_caption=gt, **FAST)
+    assert cap.calls == 0 and out.caption == gt and out.prompt.startswith(gt)
+    np.testing.assert_array_equal(out.keyframe, base.keyframe)
+    with pytest.raises(ValueError, match="reference_caption"):
+        pipe(fmri, seed=0, caption_source="ground truth", **FAST)
+
+
+def test_guidance_settings_validate_round_trip_and_key():
+    from neuroclips.pipeline import REFERENCE_SEED, GuidanceSettings
+
+    s = GuidanceSettings(alpha_mode="sdedit", alpha_strength=0.5, num_inference_steps=np.int64(10))
+    assert s.num_inference_steps == 10 and type(s.num_inference_steps) is int
+    assert GuidanceSettings.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    for bad, match in (({"alpha_strength": 0.0}, r"alpha_strength must be in \(0.0, 1.0\]"),
+                       ({"num_inference_steps": 2.5}, "num_inference_steps must be an integer"),
+                       ({"use_blurry": "no"}, "use_blurry must be True or False"),
+                       ({"keyframe_init": "image"}, "keyframe_init must be one of"),
+                       ({"caption_source": "gt"}, "caption_source must be one of")):
+        with pytest.raises(ValueError, match=match):
+            GuidanceSettings(**bad)
+    with pytest.raises(ValueError, match="unknown guidance settings"):
+        GuidanceSettings.from_dict({"steps": 3})
+    r = GuidanceSettings(use_keyframe=False).resolved()
+    assert r.use_caption is False and r.seed == REFERENCE_SEED
+    # what a cached result depends on: settings the run ignores don't split the cache
+    assert GuidanceSettings(keyframe_strength=0.5).key() == GuidanceSettings().key()
+    assert GuidanceSettings(keyframe_init="blurry", keyframe_strength=0.5).key() != \
+        GuidanceSettings(keyframe_init="blurry").key()
+    assert GuidanceSettings(use_caption=False, caption_source="ground truth").key() == \
+        GuidanceSettings(use_caption=False).key()
+    kf = GuidanceSettings().key("keyframe")
+    assert "prior_steps" in kf and "seed" in kf and "alpha_mode" not in kf and "use_blurry" not in kf
+    assert ("SDEdit", "sdedit") in GuidanceSettings.choices("alpha_mode")
+
+
+def test_a_new_alpha_mode_is_one_registration(pipe, fmri):
+    """Adding an α mode touches pipeline/video.py only: the settings accept it, the pipeline runs it."""
+    from neuroclips.pipeline import ALPHA_MODES, AlphaMode, GuidanceSettings, register_alpha_mode
+
+    calls = []
+
+    def blurry_only(video_pipe, blurry_latents, noise, strength):
+        calls.append(strength)
+        return blurry_latents
+
+    register_alpha_mode(AlphaMode("blurry_only", "blurry latents, no noise", "test mode", blurry_only))
+    try:
+        assert ("blurry latents, no noise", "blurry_only") in GuidanceSettings.choices("alpha_mode")
+        out = pipe(fmri, seed=0, alpha_mode="blurry_only", alpha_strength=0.7, **FAST)
+        assert calls == [0.7] and out.settings["alpha_mode"] == "blurry_only"
+    finally:
+        ALPHA_MODES.pop("blurry_only")
+    with pytest.raises(ValueError, match="alpha_mode"):
+        GuidanceSettings(alpha_mode="blurry_only")
+
+
+def test_the_zoo_registry_names_zoos_once(tiny_zoo, pipe):
+    from neuroclips.pipeline import NeuroClipsPipeline
+    from neuroclips.zoo import get_zoo, zoo_names
+
+    assert {"mini", "full", "tiny"} <= set(zoo_names())
+    with pytest.raises(ValueError, match="unknown model zoo 'nano'; choose one of"):
+        get_zoo("nano")
+    # the pipeline is sampled with its zoo's defaults, the reference's elsewhere
+    assert pipe.default_settings.keyframe_steps == tiny_zoo.defaults["keyframe_steps"]
+    assert pipe.default_settings.alpha_mode == "code_parity"
+    assert get_zoo("full").defaults["keyframe_unconditional"] == "noise"
+    assert get_zoo("mini").defaults["keyframe_unconditional"] == "zeros"
+    # other subjects' PR/SR come from the zoo's reconstructors folder; the zoo's components are shared
+    other = pipe.for_subject(2)
+    assert other.unet is pipe.unet and other.perception.config.n_voxels != pipe.perception.config.n_voxels
+    assert other.versions["perception"] != pipe.versions["perception"]
+    with pytest.raises(FileNotFoundError, match="subject 9"):
+        pipe.for_subject(9)
+    assert isinstance(pipe, NeuroClipsPipeline)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neuroclips.data.cortex import N_CORTEX
+from neuroclips.cortex import N_CORTEX
 from neuroclips.simulation.fmri import (DELAY_SAMPLES, NoiseModel, align, bold, hrf_kernel, preprocess,
                                         reproducibility, select_voxels, vertex_noise)
 from neuroclips.simulation.world import WorldConfig

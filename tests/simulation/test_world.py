@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neuroclips.data import DataError, SimulatedSubject, load_subject
-from neuroclips.data.cortex import grayordinates
+from neuroclips.cortex import grayordinates
 from neuroclips.paths import demo_data_dir
 from neuroclips.simulation.encoding import FAMILIES, neural_drive
 from neuroclips.simulation.stimuli import MovieRenderer

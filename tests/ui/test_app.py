@@ -1,5 +1,5 @@
-"""The app: handlers called directly (results cache, live ablations, errors), and the served app driven by
-gradio_client and by Debian's headless Chromium through Playwright."""
+"""The app on the tiny random zoo (tests/tiny_zoo.py): handlers called directly (results cache, live ablations,
+errors), and the served app (app.py) driven by gradio_client and by Debian's headless Chromium through Playwright."""
 
 import json
 import os
@@ -22,10 +22,10 @@ ARTIFACTS = Path(os.environ.get("NEUROCLIPS_TEST_ARTIFACTS", ROOT / "test-artifa
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory):
+def studio(tiny_zoo, tmp_path_factory):
     from neuroclips.ui.studio import Studio
 
-    return Studio(zoo="mini", results_root=tmp_path_factory.mktemp("results"), defaults=FAST)
+    return Studio(zoo=tiny_zoo.name, results_root=tmp_path_factory.mktemp("results"), defaults=FAST)
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +81,14 @@ def test_only_known_zoos_name_the_served_folder(tmp_path, monkeypatch):
     from neuroclips.ui.studio import Studio, choose_zoo
 
     monkeypatch.setenv("NEUROCLIPS_ZOO", "../..")
-    with pytest.raises(ValueError, match="NEUROCLIPS_ZOO"):
+    with pytest.raises(ValueError, match="NEUROCLIPS_ZOO: unknown model zoo"):
         choose_zoo()
-    with pytest.raises(ValueError, match="zoo must be"):
+    with pytest.raises(ValueError, match="unknown model zoo '/etc'"):
         Studio(zoo="/etc", results_root=tmp_path)
+    from neuroclips.zoo import Zoo, register_zoo
+
+    with pytest.raises(ValueError, match="plain folder name"):
+        register_zoo(Zoo(name="../x", description="", load=None, root=None, reconstructors_root=None))
 
 
 def test_full_zoo_without_weights_or_data_says_what_to_do(tmp_path, monkeypatch):
@@ -113,7 +117,7 @@ def test_long_video_brain_search_and_about(handlers, studio):
     assert len(flat.data) > 0 and len(bars.data) == 4
     gallery, hits = handlers.search(1, "horse")
     assert hits and all("horse" in label for _, label in gallery)
-    assert "mini" in handlers.about() and "SHA-256" in handlers.about()
+    assert "tiny" in handlers.about() and "SHA-256" in handlers.about()
 
 
 def test_results_store_is_atomic_and_keeps_the_first_writer(tmp_path):
@@ -155,13 +159,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served_app(tmp_path_factory):
+def served_app(tiny_zoo, tmp_path_factory):
+    """app.py as a user starts it, serving the tiny zoo (registered in the server process by tests/tiny_zoo.py)."""
     port = _free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), NEUROCLIPS_STEPS="2", HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False")
+               GRADIO_ANALYTICS_ENABLED="False", NEUROCLIPS_ZOO=tiny_zoo.name,
+               NEUROCLIPS_TINY_RECONSTRUCTORS=str(tiny_zoo.reconstructors_root()))
     log = tmp_path_factory.mktemp("app") / "app.log"
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "tests.tiny_zoo", "app.py"], cwd=ROOT, env=env, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT)
     from gradio_client import Client
 
     client = None

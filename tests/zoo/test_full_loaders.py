@@ -105,10 +105,10 @@ def sd15_folder(tmp_path_factory):
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from neuroclips.zoo import load_tokenizer
+    from neuroclips.zoo.mini import load_tokenizer
 
     root = tmp_path_factory.mktemp("sd15")
-    tok = load_tokenizer("mini")
+    tok = load_tokenizer()
     unet = randomised(UNet2DConditionModel(**{**TINY_UNET, "down_block_types": ("CrossAttnDownBlock2D", "DownBlock2D")}))
     vae = randomised(AutoencoderKL(**TINY_VAE), 1)
     text = randomised(CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,
@@ -325,7 +325,8 @@ def test_full_zoo_assembles_from_real_formats_and_reconstructs(tmp_path, sd15_fo
     from neuroclips.data import load_subject
     from neuroclips.paths import demo_data_dir
     from neuroclips.pipeline import NeuroClipsPipeline
-    from neuroclips.zoo import reconstructor_dir, zoo_dir
+    from neuroclips.paths import reconstructor_dir
+    from neuroclips.zoo import zoo_dir
     from neuroclips.zoo.full import assemble_components, load_manifest
 
     root = tmp_path / "full"
@@ -384,7 +385,8 @@ def test_full_zoo_assembles_from_real_formats_and_reconstructs(tmp_path, sd15_fo
         arts.append(dataclasses.replace(a, files=files))
     arch = {"motion_adapter": TINY_MOTION, "sparsectrl": TINY_SPARSECTRL, "unclip6": unclip_cfg, "unclip6_size": 32,
             "image_variation_vae": TINY_VAE, "bigg_model": "TinyBigG"}
-    components, versions = assemble_components(1, root, torch.float32, demo_data_dir() / "reconstructors", arch, arts)
+    components, versions = assemble_components(subject=1, reconstructors=demo_data_dir() / "reconstructors", root=root,
+                                               dtype=torch.float32, architectures=arch, artefacts=arts)
     assert versions["zoo/full/animatediff"] == "fdfe36afa161" and versions["zoo/full/blip2"] == "51572668da0e"
     pipe = NeuroClipsPipeline(**components)
     pipe.set_progress_bar_config(disable=True)

@@ -32,7 +32,7 @@ def test_random_weight_bench_runs_every_stage(tmp_path):
     from diffusers.loaders.single_file_utils import create_unet_diffusers_config_from_ldm
 
     from neuroclips.zoo.full import configs
-    from neuroclips.zoo.full.bench import bench_random, full_architectures
+    from neuroclips.evaluation.bench_full import bench_random, full_architectures
 
     full = full_architectures()
     expected = create_unet_diffusers_config_from_ldm(configs.UNCLIP6_ORIGINAL_CONFIG, {})

@@ -4,7 +4,8 @@ import pytest
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from neuroclips.pipeline.prompts import GENERIC_PROMPT, NEGATIVE_PROMPT, QUALITY_SUFFIX, video_prompt
-from neuroclips.zoo import load_tokenizer, zoo_dir
+from neuroclips.zoo import zoo_dir
+from neuroclips.zoo.mini import load_tokenizer
 from neuroclips.zoo.mini.tokenizer import train_clip_tokenizer
 
 CORPUS = ["a tabby cat with a horse running to the left, zooming in", "a cup of coffee on a table"] * 5
@@ -35,8 +36,9 @@ def test_prompts_follow_the_reference():
 
 
 @pytest.mark.skipif(not (zoo_dir("mini") / "tokenizer").exists(), reason="tokenizer not built")
+@pytest.mark.shipped
 def test_shipped_tokenizer_covers_the_captions_and_prompts(shipped_subject):
-    tok = load_tokenizer("mini")
+    tok = load_tokenizer()
     for i in range(0, 1200, 97):
         caption = shipped_subject.caption("train", i * 3)
         pieces = tok.convert_ids_to_tokens(tok(caption).input_ids)[1:-1]

@@ -8,8 +8,9 @@ from diffusers import AutoencoderKL
 
 from neuroclips.simulation.stimuli import MovieRenderer, StimulusConfig
 from neuroclips.training.zoo_vae import VAETrainingConfig, train_vae
-from neuroclips.zoo import load_vae, zoo_dir
-from neuroclips.zoo.gates import VAE_PSNR_GATE_DB, held_out_frames, vae_psnr
+from neuroclips.zoo import zoo_dir
+from neuroclips.zoo.mini import load_vae
+from neuroclips.evaluation.gates import VAE_PSNR_GATE_DB, held_out_frames, vae_psnr
 
 TINY = dict(in_channels=3, out_channels=3, latent_channels=4, sample_size=32,
             down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
@@ -49,8 +50,9 @@ SHIPPED = zoo_dir("mini") / "vae" / "config.json"
 
 
 @pytest.mark.skipif(not SHIPPED.exists(), reason="mini zoo VAE not trained")
+@pytest.mark.shipped
 def test_shipped_vae_loads_offline_and_meets_its_gate_on_a_subset(shipped_subject):
-    vae = load_vae("mini")
+    vae = load_vae()
     assert vae.config.latent_channels == 4 and 2 ** (len(vae.config.block_out_channels) - 1) == 8
     frames, _ = held_out_frames(shipped_subject.world, n_clips=40)
     psnr = vae_psnr(vae, frames)

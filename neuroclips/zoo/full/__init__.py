@@ -13,11 +13,16 @@ from pathlib import Path
 
 import torch
 
+from ..registry import Zoo, register_zoo
+from ..reconstructors import load_reconstructors
 from . import configs
 from .manifest import load_manifest
 from .weights import MissingWeightsError, check_weights, download_weights, full_zoo_root, require_weights  # noqa: F401
 
-__all__ = ["MissingWeightsError", "assemble_components", "check_weights", "download_weights", "full_zoo_root",
+# the reference's unclip6 sampling (spec §4.2): sgm's 38 Euler steps with N(0, 1) unconditional tokens
+GUIDANCE_DEFAULTS = {"keyframe_steps": configs.UNCLIP6_STEPS, "keyframe_unconditional": "noise"}
+
+__all__ = ["GUIDANCE_DEFAULTS", "MissingWeightsError", "assemble_components", "reconstructors_root", "check_weights", "download_weights", "full_zoo_root",
            "load_manifest", "require_weights"]
 
 
@@ -41,8 +46,13 @@ def _file(report, name: str, suffix: str = "") -> Path:
     return next(s.local for s in report.statuses if s.artefact.name == name and s.file.path.endswith(suffix))
 
 
-def assemble_components(subject: int | None = 1, root: str | os.PathLike | None = None, dtype: torch.dtype | None = None,
-                        reconstructors: str | os.PathLike | None = None, architectures: dict | None = None,
+def reconstructors_root(root: str | os.PathLike | None = None) -> Path:
+    """The full zoo's PR/SR: ``<full zoo>/reconstructors/sub-0N/{perception,semantics}``."""
+    return full_zoo_root(root) / "reconstructors"
+
+
+def assemble_components(subject: int | None = 1, reconstructors: str | os.PathLike | None = None,
+                        root: str | os.PathLike | None = None, dtype: torch.dtype | None = None, architectures: dict | None = None,
                         artefacts: list | None = None) -> tuple[dict, dict]:
     """``NeuroClipsPipeline`` init arguments from the real checkpoints under ``root`` (see :func:`full_zoo_root`), and
     the versions (manifest revisions) written beside results. Missing files raise :class:`MissingWeightsError` with
@@ -52,8 +62,6 @@ def assemble_components(subject: int | None = 1, root: str | os.PathLike | None 
     ``unclip6_size``, ``image_variation_vae``, ``bigg_model``), and ``artefacts`` the manifest: both for checkpoints of other sizes."""
     from diffusers import DDIMScheduler, EulerDiscreteScheduler, UNetMotionModel
 
-    from ...models import PerceptionReconstructor, SemanticsReconstructor
-    from .. import load_reconstructor, reconstructors_root
     from . import loaders
 
     dtype = dtype or torch.float32
@@ -90,8 +98,7 @@ def assemble_components(subject: int | None = 1, root: str | os.PathLike | None 
             "scheduler": DDIMScheduler(**configs.VIDEO_SCHEDULER),
             "image_encoder": loaders.load_bigg(_file(report, "bigg", ".bin"), arch["bigg_model"]), "fusion_classifier": None,
             "keyframe_colour_mapping": "mindeye2", "keyframe_offset_noise": configs.UNCLIP6_OFFSET_NOISE,
-            "keyframe_discretization": "sgm", "default_keyframe_steps": configs.UNCLIP6_STEPS,
-            "default_keyframe_unconditional": "noise"}
+            "keyframe_discretization": "sgm"}
     except (RuntimeError, OSError, pickle.UnpicklingError) as err:  # safetensors' errors are OSError/RuntimeError too
         if isinstance(err, torch.cuda.OutOfMemoryError):
             raise
@@ -106,7 +113,14 @@ def assemble_components(subject: int | None = 1, root: str | os.PathLike | None 
                 if a.name != "reconstructors"}
     components["perception"], components["semantics"] = None, None
     if subject is not None:
-        rec_root = Path(reconstructors) if reconstructors is not None else reconstructors_root("full", report.root)
-        for name, cls in (("perception", PerceptionReconstructor), ("semantics", SemanticsReconstructor)):
-            components[name], versions[name] = load_reconstructor(cls, name, subject, rec_root, dtype)
+        rec_root = Path(reconstructors) if reconstructors is not None else report.root / "reconstructors"
+        models, model_versions = load_reconstructors(subject, rec_root, dtype)
+        components.update(models)
+        versions.update(model_versions)
     return components, versions
+
+
+register_zoo(Zoo(
+    name="full", description="NeuroClips' real checkpoints (SD 1.5 + AnimateDiff v3 + SparseCtrl RGB, MindEye2's "
+    "unclip6, BLIP-2) on a GPU host", load=assemble_components, root=full_zoo_root,
+    reconstructors_root=reconstructors_root, defaults=GUIDANCE_DEFAULTS, data_source="cc2017"))

@@ -14,16 +14,6 @@ SPECIAL_TOKENS = ("<|startoftext|>", "<|endoftext|>")
 _CLIP_SPLIT = r"'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"  # CLIP's word pattern
 
 
-def tokenizer_corpus(stimuli_config) -> list[str]:
-    """Captions of every training clip and the prompts the text-to-video stage uses."""
-    from ...pipeline.prompts import GENERIC_PROMPT, NEGATIVE_PROMPT, video_prompt
-    from ...simulation.stimuli import MovieRenderer
-
-    r = MovieRenderer(stimuli_config)
-    captions = [r.clip_info("train", i).caption for i in range(stimuli_config.n_clips("train"))]
-    return captions + [video_prompt(c) for c in sorted(set(captions))] + [NEGATIVE_PROMPT, GENERIC_PROMPT]
-
-
 def train_clip_tokenizer(corpus: list[str], vocab_size: int = 512, model_max_length: int = 77):
     """A ``transformers.CLIPTokenizer`` whose BPE vocabulary and merges are learned on ``corpus``."""
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers

@@ -17,9 +17,9 @@ def evaluate_subject(subject: int, n_random_seeds: int = 10, root=None) -> dict:
     from ..flatmaps.weights import area_summary, map_correlation
     from ..training.reconstructors import load_reconstructors, predict_blurry
     from ..training.targets import clip_frames, subject_targets
-    from ..zoo import load_vae
-    from .frames import pixcorr, ssim
-    from .retrieval import retrieval_top1
+    from ..zoo.mini import load_vae
+    from ..metrics.frames import pixcorr, ssim
+    from ..metrics.retrieval import retrieval_top1
 
     t0 = time.perf_counter()
     data = SimulatedSubject(subject)

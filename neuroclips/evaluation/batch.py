@@ -26,16 +26,14 @@ def evaluate_clip(pipe, classifier, data, clip: int, variants: list[str], settin
                   seed: int | None = None) -> dict[str, dict]:
     """Metrics of one clip under each variant: SSIM (both), PSNR, CLIP-pcc at 3 FPS; frame and video N-way
     top-1 (2-way and ``n_way``) with ``classifier``."""
-    from ..pipeline.neuroclips import _CALL_SETTINGS, _resolve_settings, _stage_generators
-    from .classification import n_way_top1
-    from .video import frames_for_evaluation, video_metrics
+    from ..frames import FPS_GT
+    from ..metrics.video import frames_for_evaluation, video_metrics
+    from ..metrics.classification import n_way_top1
 
-    gt = data.frames("test", clip, 3)
-    fmri = data.clip("test", clip).fmri
-    base = _resolve_settings({**_CALL_SETTINGS, **settings}, seed)
-    base.pop("negative_prompt")
-    gens = _stage_generators(seed, None)
-    conditions = pipe.conditions(fmri, base, gens, all_stages=True)
+    gt = data.frames("test", clip, FPS_GT)
+    c = data.clip("test", clip)
+    base = pipe.settings(seed=seed, **settings)
+    conditions = pipe.prepare_conditions(c.fmri, base, all_stages=True)
     gt_frame_logits, gt_video_logits = classifier.frames(gt), classifier.videos(gt[None])
 
     def embed(frames):
@@ -43,8 +41,7 @@ def evaluate_clip(pipe, classifier, data, clip: int, variants: list[str], settin
 
     out = {}
     for variant in variants:
-        s = _resolve_settings({**base, "use_caption": None, **VARIANTS[variant]}, seed)
-        video = pipe.generate(conditions, _stage_generators(seed, None), s).video
+        video = pipe.generate_video(conditions, base.replace(**VARIANTS[variant]), reference_caption=c.caption).video
         m = video_metrics(video, gt, embed)
         pred = frames_for_evaluation(video, gt.shape[1])
         pf, pv = classifier.frames(pred), classifier.videos(pred[None])
@@ -56,15 +53,17 @@ def evaluate_clip(pipe, classifier, data, clip: int, variants: list[str], settin
 
 
 def run_evaluation(subjects: list[int], clips: list[int], variants: list[str], out_dir: str | Path,
-                   settings: dict | None = None, n_way: int = 10, seed: int | None = None, progress: bool = True) -> dict | None:
-    """Evaluate; returns the summary on the main process (None on the others)."""
+                   settings: dict | None = None, n_way: int = 10, seed: int | None = None, progress: bool = True,
+                   zoo: str = "mini", classifier=None) -> dict | None:
+    """Evaluate ``zoo``'s reconstructions of simulated subjects; returns the summary on the main process (None on the
+    others). ``settings``: :class:`~neuroclips.pipeline.GuidanceSettings` fields over the zoo's defaults;
+    ``classifier(pipe)`` makes the N-way classifier (default: the zoo's trained category classifier)."""
     from accelerate import PartialState
 
     from ..data import load_subject
     from ..io import atomic_write_json
-    from ..models import PerceptionReconstructor, SemanticsReconstructor
     from ..pipeline import NeuroClipsPipeline
-    from ..zoo import load_reconstructor, zoo_dir
+    from ..zoo import zoo_dir
     from .classification import CategoryClassifier
 
     unknown = set(variants) - set(VARIANTS)
@@ -87,16 +86,19 @@ def run_evaluation(subjects: list[int], clips: list[int], variants: list[str], o
         if not todo:
             continue
         if pipe is None:
-            pipe = NeuroClipsPipeline.from_pretrained("mini", subject=subject, device=state.device)
-            classifier = CategoryClassifier.load(zoo_dir("mini") / "classifier",
-                                                 lambda f: pipe.embed_images(f).cpu().numpy())
+            pipe = NeuroClipsPipeline.from_pretrained(zoo, subject=subject, device=state.device)
+            pipe.settings(**settings)  # bad settings fail here, before any clip
+            if classifier is None:
+                classify = CategoryClassifier.load(zoo_dir(zoo) / "classifier",
+                                                   lambda f: pipe.embed_images(f).cpu().numpy())
+            else:
+                classify = classifier(pipe)
         else:
-            pr, v_pr = load_reconstructor(PerceptionReconstructor, "perception", subject, dtype=pipe.unet.dtype)
-            sr, v_sr = load_reconstructor(SemanticsReconstructor, "semantics", subject, dtype=pipe.unet.dtype)
-            pipe = pipe.with_reconstructors(pr.to(pipe.device), sr.to(pipe.device), {"perception": v_pr, "semantics": v_sr})
+            pipe = pipe.for_subject(subject)
         for i, c in enumerate(todo):
-            record = {"subject": subject, "clip": c, "settings": settings, "seed": seed, "versions": pipe.versions,
-                      "metrics": evaluate_clip(pipe, classifier, data, c, variants, settings, n_way, seed)}
+            record = {"subject": subject, "clip": c, "settings": pipe.settings(seed=seed, **settings).to_dict(),
+                      "seed": seed, "versions": pipe.versions,
+                      "metrics": evaluate_clip(pipe, classify, data, c, variants, settings, n_way, seed)}
             atomic_write_json(out / "records" / f"sub-{subject:02d}" / f"clip-{c:04d}.json", record)
             if progress:
                 print(f"[{state.process_index}] subject {subject} clip {c} ({i + 1}/{len(todo)})", flush=True)

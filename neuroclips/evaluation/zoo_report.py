@@ -64,7 +64,7 @@ def _training(t: dict | None) -> str:
 def zoo_sizes(results: dict, root=None) -> dict | None:
     """Size of the shipped zoo, its largest file, and the summed training time (runs resumed part-way are
     extrapolated from their last run's pace)."""
-    from . import zoo_dir
+    from ..zoo import zoo_dir
 
     root = zoo_dir("mini", root)
     files = [f for f in root.rglob("*") if f.is_file()]

@@ -10,8 +10,8 @@ import time
 import numpy as np
 import torch
 
-from . import configs
-from .memory import CC2017_VOXELS
+from ..zoo.full import configs
+from ..zoo.full.memory import CC2017_VOXELS
 
 SD15_UNET = dict(block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
                  layers_per_block=2, sample_size=32)  # 256-px video (spec §5.1)
@@ -21,7 +21,7 @@ VIT_L_TEXT = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
 
 def full_architectures() -> dict:
     """Constructor arguments of every component at the real sizes."""
-    from .loaders import unclip6_diffusers_configs
+    from ..zoo.full.loaders import unclip6_diffusers_configs
 
     keyframe_unet, keyframe_vae = unclip6_diffusers_configs()
     return {"perception": {}, "semantics": {}, "blurry_vae": configs.IMAGE_VARIATION_VAE,
@@ -38,9 +38,9 @@ def random_components(architectures: dict, device: torch.device, dtype: torch.dt
                            UNet2DConditionModel, UNetMotionModel)
     from transformers import Blip2Config, Blip2ForConditionalGeneration, CLIPTextConfig, CLIPTextModel
 
-    from ...models import PerceptionReconstructor, SemanticsReconstructor
-    from .. import load_tokenizer
-    from .bigg import OpenCLIPImageEncoder
+    from ..models import PerceptionReconstructor, SemanticsReconstructor
+    from ..zoo.mini import load_tokenizer
+    from ..zoo.full.bigg import OpenCLIPImageEncoder
 
     a = architectures
 
@@ -74,30 +74,30 @@ def random_components(architectures: dict, device: torch.device, dtype: torch.dt
         "caption_model": build(blip2), "caption_processor": None,
         "vae": build(lambda: AutoencoderKL(**a["blurry_vae"])),
         "text_encoder": build(lambda: CLIPTextModel(CLIPTextConfig(**a["text_encoder"]))),
-        "tokenizer": load_tokenizer("mini"), "unet": build(unet),
+        "tokenizer": load_tokenizer(), "unet": build(unet),
         "controlnet": build(lambda: SparseControlNetModel(**a["sparsectrl"])),
         "scheduler": DDIMScheduler(**configs.VIDEO_SCHEDULER), "image_encoder": build(bigg), "fusion_classifier": None,
         "keyframe_colour_mapping": "mindeye2", "keyframe_offset_noise": configs.UNCLIP6_OFFSET_NOISE,
-        "keyframe_discretization": "sgm", "default_keyframe_steps": configs.UNCLIP6_STEPS,
-        "default_keyframe_unconditional": "noise"}
+        "keyframe_discretization": "sgm"}
 
 
 def bench_random(device: str | None = None, dtype: torch.dtype | None = None, repeats: int = 2,
                  architectures: dict | None = None, **settings) -> dict:
     """Per-stage seconds (cold, warm median) and peak memory of one clip through random-weight full-size models.
     ``settings`` are ``NeuroClipsPipeline.__call__``'s (e.g. fewer steps for a smoke run)."""
-    from ...pipeline.neuroclips import _CALL_SETTINGS, NeuroClipsPipeline, _resolve_settings, _stage_generators
+    from ..pipeline import NeuroClipsPipeline, StageConditions
+    from ..zoo.full import GUIDANCE_DEFAULTS
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = dtype or (torch.float16 if device.type == "cuda" else torch.float32)
     cuda = device.type == "cuda"
     arch = architectures or full_architectures()
     t0 = time.perf_counter()
-    pipe = NeuroClipsPipeline(**random_components(arch, device, dtype))
+    pipe = NeuroClipsPipeline(**random_components(arch, device, dtype), guidance_defaults=GUIDANCE_DEFAULTS)
     pipe.set_progress_bar_config(disable=True)
     build_s = time.perf_counter() - t0
     resident = torch.cuda.memory_allocated(device) if cuda else None
-    s = pipe.with_zoo_defaults(_resolve_settings({**_CALL_SETTINGS, **settings}, 0))
+    s = pipe.settings(seed=0, **settings)
     x = torch.randn(1, arch["n_voxels"])
     size = pipe.keyframe_pipeline.image_size
     pixels = torch.randn(1, 3, pipe.caption_model.config.vision_config.image_size,
@@ -105,16 +105,13 @@ def bench_random(device: str | None = None, dtype: torch.dtype | None = None, re
     state: dict = {}
 
     def video():
-        gens = _stage_generators(0, None)
-        c = {"blurry_frames": state["blurry"], "blurry_video": pipe.blurry_to_video(state["blurry"]),
-             "keyframe": state["keyframe"], "caption": "a random caption", "timings": {}}
-        return pipe.generate(c, gens, s).video
+        c = StageConditions(blurry_frames=state["blurry"], blurry_video=pipe.blurry_to_video(state["blurry"]),
+                            keyframe=state["keyframe"], caption="a random caption")
+        return pipe.generate_video(c, s).video
 
     stages = {
         "blurry": lambda: pipe.reconstruct_blurry(x),
-        "keyframe": lambda: pipe.reconstruct_keyframe(x, *(torch.Generator().manual_seed(k) for k in (1, 2)),
-                                                      s["prior_steps"], s["keyframe_steps"], s["keyframe_guidance_scale"],
-                                                      unconditional=s["keyframe_unconditional"]),
+        "keyframe": lambda: pipe.reconstruct_keyframe(x, s),
         # BLIP-2's own generation (random weights: the text is meaningless, the cost is not); 20 tokens as §4.3
         "caption": lambda: pipe.caption_model.generate(pixel_values=pixels, max_new_tokens=20, min_new_tokens=20),
         "video": video,
@@ -140,8 +137,8 @@ def bench_random(device: str | None = None, dtype: torch.dtype | None = None, re
     return {"device": torch.cuda.get_device_name(device) if cuda else "cpu", "dtype": str(dtype).replace("torch.", ""),
             "torch": torch.__version__, "build_seconds": round(build_s, 1),
             "resident_weights_gib": round(resident / 2**30, 2) if resident is not None else None,
-            "keyframe_size": size, "steps": {"video": s["num_inference_steps"], "keyframe": s["keyframe_steps"],
-                                             "prior": s["prior_steps"]},
+            "keyframe_size": size, "steps": {"video": s.num_inference_steps, "keyframe": s.keyframe_steps,
+                                             "prior": s.prior_steps},
             "cold_seconds": cold, "warm_seconds_median": warm,
             "warm_total_seconds": round(sum(v for v in warm.values() if v), 2) if repeats else None,
             "peak_gib_per_stage": {k: round(v, 2) for k, v in peaks.items()} or None, "repeats": repeats}

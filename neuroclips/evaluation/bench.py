@@ -16,7 +16,7 @@ def bench_pipeline(zoo: str = "mini", subject: int = 1, clip: int = 42, repeats:
     import torch
 
     from ..data import load_subject
-    from .neuroclips import NeuroClipsPipeline
+    from ..pipeline import NeuroClipsPipeline
 
     if threads:
         torch.set_num_threads(threads)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..frames import to_uint8, to_unit
+
 VAE_PSNR_GATE_DB = 24.0
 
 
@@ -25,16 +27,15 @@ def reconstruct(vae, frames: np.ndarray, batch: int = 256) -> np.ndarray:
     """VAE round trip (posterior mode) of uint8 frames (..., H, W, 3) -> uint8 frames."""
     import torch
 
-    from ..training.zoo_vae import to_tensor
 
     shape = frames.shape
     flat = frames.reshape(-1, *shape[-3:])
     out = []
     with torch.no_grad():
         for i in range(0, len(flat), batch):
-            x = to_tensor(flat[i : i + batch])
+            x = to_unit(flat[i : i + batch])
             rec = vae.decode(vae.encode(x).latent_dist.mode()).sample
-            out.append(((rec.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+            out.append(to_uint8(rec))
     return np.concatenate(out).reshape(shape)
 
 
@@ -81,13 +82,14 @@ class HeldOut:
 
 def held_out(world, n_clips: int = 300) -> HeldOut:
     from ..simulation.categories import CATEGORIES
-    from ..simulation.stimuli import KEYFRAME_INDEX, MovieRenderer
+    from ..frames import FPS_GT, KEYFRAME_INDEX
+    from ..simulation.stimuli import MovieRenderer
 
     r = MovieRenderer(world.stimuli)
     idx = np.linspace(0, world.stimuli.n_clips("test") - 1, n_clips).round().astype(int)
     infos = [r.clip_info("test", int(i)) for i in idx]
     unseen = {c.name for c in CATEGORIES if c.test_only}
-    keyframes = np.stack([r.render_clip("test", int(i), 3)[KEYFRAME_INDEX] for i in idx])
+    keyframes = np.stack([r.render_clip("test", int(i), FPS_GT)[KEYFRAME_INDEX] for i in idx])
     cats = [i.categories[0] for i in infos]
     return HeldOut(idx, keyframes, [i.caption for i in infos], cats, np.array([c in unseen for c in cats]))
 
@@ -107,7 +109,7 @@ def clip_gate(clip, tokenizer, world, n_clips: int = 300) -> dict:
     from ..simulation.categories import SCENE_CATEGORIES
     from ..simulation.media import MEDIA
     from ..simulation.stimuli import MovieRenderer
-    from .clip import image_embeds, text_embeds
+    from ..zoo.clip import image_embeds, text_embeds
 
     h = held_out(world, n_clips)
     r = MovieRenderer(world.stimuli)
@@ -156,7 +158,7 @@ def keyframe_gate(pipe, clip, world, n_clips: int = 300, num_inference_steps: in
     image embeddings) of the generated image among the ``n_clips`` keyframes?"""
     import torch
 
-    from .clip import image_embeds, image_tokens, pixel_values
+    from ..zoo.clip import image_embeds, image_tokens, pixel_values
 
     h = held_out(world, n_clips)
     generator = torch.Generator().manual_seed(seed)
@@ -178,9 +180,9 @@ def keyframe_gate(pipe, clip, world, n_clips: int = 300, num_inference_steps: in
     top1 = _split_rates(rank == 0, h.test_only)
     # A ceiling: the source itself after a VAE round trip, the best any latent generator could return.
     with torch.no_grad():
-        x = torch.from_numpy(np.ascontiguousarray(h.keyframes)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+        x = to_unit(h.keyframes)
         rt = pipe.vae.decode(pipe.vae.encode(x).latent_dist.mode()).sample
-        rt = ((rt / 2 + 0.5).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+        rt = to_uint8(rt)
     return {"n_clips": n_clips, "num_inference_steps": num_inference_steps, "guidance_scale": guidance_scale,
             "top1": top1, "top5": _split_rates(rank < 5, h.test_only), "chance": round(1 / n_clips, 4),
             "top1_vae_round_trip": _split_rates(ranks(rt) == 0, h.test_only),
@@ -202,8 +204,9 @@ def t2v_gate(pipe, clip, world, n_clips: int = 24, num_inference_steps: int = 25
 
     from ..metrics import clip_pcc, frame_similarity, frames_at_fps
     from ..pipeline.prompts import video_prompt
-    from ..simulation.stimuli import CLIP_SECONDS, MovieRenderer
-    from .clip import image_embeds
+    from ..frames import CLIP_SECONDS, FPS_GT, FPS_VIDEO
+    from ..simulation.stimuli import MovieRenderer
+    from ..zoo.clip import image_embeds
 
     r = MovieRenderer(world.stimuli)
     idx = np.linspace(0, world.stimuli.n_clips("test") - 1, n_clips).round().astype(int)
@@ -216,7 +219,7 @@ def t2v_gate(pipe, clip, world, n_clips: int = 24, num_inference_steps: int = 25
         video = pipe(video_prompt(r.clip_info("test", int(i)).caption), keyframe=gt[0], blurry_video=blurred,
                      num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, alpha_mode=alpha_mode,
                      alpha_strength=alpha_strength, generator=generator).frames
-        sub = frames_at_fps(len(video), 8, 3, CLIP_SECONDS)
+        sub = frames_at_fps(len(video), FPS_VIDEO, FPS_GT, CLIP_SECONDS)
         e_gen, e_gt, e_blur = (image_embeds(clip, v) for v in (video, gt, blurred))
         pcc.append(clip_pcc(e_gen[sub]))
         pcc16.append(clip_pcc(e_gen))
@@ -233,18 +236,19 @@ def t2v_gate(pipe, clip, world, n_clips: int = 24, num_inference_steps: int = 25
             "passed": bool(pcc.mean() >= T2V_PCC_GATE and sim_gen.mean() > sim_blur.mean())}
 
 
-def evaluate_component(name: str, world, n_clips: int | None = None, zoo: str = "mini") -> dict:
-    """Measure one component's gate with the zoo's shipped weights."""
-    from . import load_captioner, load_clip, load_keyframe_pipeline, load_tokenizer, load_vae, load_video_pipeline
+def evaluate_component(name: str, world, n_clips: int | None = None, root=None) -> dict:
+    """Measure one component's gate with the mini zoo's weights (``root``: default the shipped ones)."""
+    from ..pipeline.stages import load_captioner, load_keyframe_pipeline, load_video_pipeline
+    from ..zoo.mini import load_clip, load_tokenizer, load_vae
 
     if name == "vae":
-        return vae_gate(load_vae(zoo), world, n_clips or 300)
+        return vae_gate(load_vae(root), world, n_clips or 300)
     if name == "clip":
-        return clip_gate(load_clip(zoo), load_tokenizer(zoo), world, n_clips or 300)
+        return clip_gate(load_clip(root), load_tokenizer(root), world, n_clips or 300)
     if name == "captioner":
-        return captioner_gate(load_captioner(zoo), world, n_clips or 300)
+        return captioner_gate(load_captioner(root), world, n_clips or 300)
     if name == "keyframe":
-        pipe, clip = load_keyframe_pipeline(zoo), load_clip(zoo)
+        pipe, clip = load_keyframe_pipeline(root), load_clip(root)
         result = keyframe_gate(pipe, clip, world, n_clips or 300)
         # What else was tried: other guidance scales and twice the steps, reported beside the gate.
         result["other_settings"] = [
@@ -253,8 +257,8 @@ def evaluate_component(name: str, world, n_clips: int | None = None, zoo: str = 
             for g, n in ((1.0, 25), (2.5, 25), (8.0, 25), (5.0, 50))]
         return result
     if name == "t2v":
-        clip = load_clip(zoo)
-        pipe = load_video_pipeline(zoo, clip=clip)
+        clip = load_clip(root)
+        pipe = load_video_pipeline(root, clip=clip)
         result = t2v_gate(pipe, clip, world, n_clips or 24)
         # α as SDEdit (start part-way from the noised blurry video, strength 0.6), for comparison (spec §5.3).
         sdedit = t2v_gate(pipe, clip, world, n_clips or 24, alpha_mode="sdedit", alpha_strength=0.6)

@@ -1,0 +1,60 @@
+"""``python -m neuroclips <command>``: the one command line of the project.
+
+One module per command group adds its commands (``register(subparsers)``): :mod:`.data`, :mod:`.zoo`,
+:mod:`.reconstructors`, :mod:`.pipeline`, :mod:`.evaluation`, :mod:`.weights`, :mod:`.flatmaps`; :mod:`.guidance`
+builds the reconstruction's guidance flags from :class:`~neuroclips.pipeline.settings.GuidanceSettings`.
+``--help`` lists the commands in the order of :data:`COMMANDS` (a command missing there comes last).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import data, evaluation, flatmaps, pipeline, reconstructors, weights, zoo
+
+GROUPS = (data, zoo, reconstructors, pipeline, evaluation, weights, flatmaps)
+COMMANDS = ("build-demo-data", "convert-cc2017", "data-info", "train-zoo", "train-pr", "train-sr",
+            "evaluate-reconstructors", "evaluate-zoo", "bench-zoo", "reconstruct", "bench", "train-fusion", "evaluate",
+            "train-classifier", "evaluate-fusion", "weights", "bench-full", "memory-plan", "export-flatmaps")
+
+
+def _order_commands(sub: argparse._SubParsersAction) -> None:
+    """List the commands in the order of :data:`COMMANDS` (the others after them, as registered), in ``--help``
+    (argparse lists a subparsers action's ``_choices_actions``) and in the "invalid choice" message."""
+    rank = {name: k for k, name in enumerate(COMMANDS)}
+
+    def key(name: str) -> int:
+        return rank.get(name, len(rank))
+
+    sub._choices_actions.sort(key=lambda action: key(action.dest))  # stable: unlisted ones keep their order
+    ordered = {name: sub.choices[name] for name in sorted(sub.choices, key=key)}
+    sub.choices.clear()
+    sub.choices.update(ordered)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m neuroclips",
+                                     description=__doc__.split("\n")[0].replace("``", ""))
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+    for group in GROUPS:
+        group.register(sub)
+    _order_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from ..data import DataError
+
+    try:
+        return args.func(args)
+    except (DataError, IndexError, ValueError, KeyError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+__all__ = ["COMMANDS", "GROUPS", "build_parser", "main"]
