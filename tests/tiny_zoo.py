@@ -105,6 +105,18 @@ def tiny_components(seed: int = 0) -> dict:
             "perception": None, "semantics": None}
 
 
+def _digest(components: dict) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, module in sorted(components.items()):
+        if isinstance(module, torch.nn.Module):
+            for key, value in module.state_dict().items():
+                h.update(f"{name}.{key}".encode())
+                h.update(value.detach().float().numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
 def write_reconstructors(root: Path, n_voxels: dict[int, int]) -> Path:
     """Tiny PR/SR checkpoints ``root/sub-0N/{perception,semantics}`` for each subject (its voxel count)."""
     for subject, n in n_voxels.items():
@@ -121,7 +133,7 @@ def register_tiny_zoo(reconstructors: Path, name: str = "tiny") -> Zoo:
         components = tiny_components()
         if dtype is not None:
             components = {k: v.to(dtype) if isinstance(v, torch.nn.Module) else v for k, v in components.items()}
-        versions = {"zoo/tiny": "random-seed-0"}
+        versions = {"zoo/tiny": _digest(components)}  # results cached under an older tiny zoo are not reused
         if subject is not None:
             folder = Path(reconstructors) if reconstructors is not None else rec_root
             models, model_versions = load_reconstructors(subject, folder, dtype)

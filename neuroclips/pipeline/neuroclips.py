@@ -128,6 +128,8 @@ class NeuroClipsPipeline(DiffusionPipeline):
         device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = dtype or kwargs.pop("torch_dtype", None) or (torch.float16 if device.type == "cuda" else torch.float32)
         name = str(pretrained_model_name_or_path)
+        if not is_zoo(name) and not Path(name).exists() and name.count("/") != 1:  # neither a folder nor a Hub repo
+            get_zoo(name)  # raises: unknown model zoo, with the registered names
         if not is_zoo(name):
             pipe = super().from_pretrained(pretrained_model_name_or_path, dtype=dtype, **kwargs)
             pipe.versions = {"pipeline": name}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import SubjectData, available_subjects, load_subject
+from ..data import SOURCES, SubjectData, available_subjects, load_subject
 from ..frames import FPS_GT, KEYFRAME_INDEX
 from ..pipeline import GuidanceSettings, NeuroClipsPipeline
 from ..results import ResultsStore, result_key
@@ -48,8 +48,8 @@ def choose_data(zoo: str) -> tuple[str, str | None]:
     """(source, root): ``$NEUROCLIPS_DATA`` ("simulated" or "cc2017"; default: the data the zoo's reconstructors
     were trained on, cc2017 for the full zoo) with ``$NEUROCLIPS_CC2017_ROOT`` for cc2017."""
     source = os.environ.get("NEUROCLIPS_DATA", get_zoo(zoo).data_source)
-    if source not in ("simulated", "cc2017"):
-        raise ValueError(f"NEUROCLIPS_DATA must be 'simulated' or 'cc2017', got {source!r}")
+    if source not in SOURCES:
+        raise ValueError(f"NEUROCLIPS_DATA must be one of {SOURCES}, got {source!r}")
     root = os.environ.get("NEUROCLIPS_CC2017_ROOT") if source == "cc2017" else None
     if source == "cc2017" and not root:
         raise ValueError("the cc2017 data needs NEUROCLIPS_CC2017_ROOT=<folder with subj0N_*_fmri.pt, GT_*_3fps.pt, "

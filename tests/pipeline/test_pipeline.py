@@ -157,6 +157,8 @@ def test_bad_arguments_raise_clear_errors(pipe, fmri):
         pipe.settings(alpha=0.3)
     with pytest.raises(TypeError, match="alpha"):
         pipe(fmri, alpha=0.3)  # a misspelt keyword is refused as Python refuses one
+    with pytest.raises(ValueError, match="unknown model zoo 'maxi'; choose one of"):
+        type(pipe).from_pretrained("maxi")
 
 
 def test_save_pretrained_round_trip(pipe, fmri, base, tmp_path):
