@@ -2,6 +2,7 @@
 name of the pipeline is imported outside it. Every import counts, also those inside functions."""
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,15 +97,19 @@ def test_imports_only_point_down():
 
 
 def test_the_layering_check_catches_an_upward_import(tmp_path, monkeypatch):
-    """The check itself can fail: a metrics module importing the pipeline is reported, a function-level import too."""
-    fake = PACKAGE / "metrics" / "_layering_probe.py"
-    monkeypatch.setattr("tests.test_architecture.ROOT", ROOT)
-    try:
-        fake.write_text("def f():\n    from ..pipeline import NeuroClipsPipeline\n    return NeuroClipsPipeline\n")
-        bad = layering_violations([fake])
-    finally:
-        fake.unlink()
-    assert len(bad) == 1 and "imports neuroclips.pipeline" in bad[0]
+    """The check itself can fail: a metrics module importing the pipeline inside a function is reported, a training
+    module importing evaluation too, and a downward import is not."""
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)  # a fake checkout: tmp_path/neuroclips/...
+    probes = {"metrics/probe.py": "def f():\n    from ..pipeline import NeuroClipsPipeline\n    return NeuroClipsPipeline\n",
+              "training/probe.py": "from ..evaluation.batch import run_evaluation\n",
+              "evaluation/probe.py": "from ..training import loop\nfrom ..frames import to_unit\n"}
+    for name, text in probes.items():
+        (tmp_path / "neuroclips" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "neuroclips" / name).write_text(text)
+    bad = layering_violations(sorted((tmp_path / "neuroclips").rglob("*.py")))
+    assert len(bad) == 2, bad
+    assert "metrics/probe.py:2" in bad[0] and "imports neuroclips.pipeline" in bad[0]
+    assert "training/probe.py:1" in bad[1] and "imports neuroclips.evaluation.batch" in bad[1]
 
 
 @pytest.mark.parametrize("where", ["neuroclips", "tests", "app.py"])

@@ -13,7 +13,6 @@ import torch
 from neuroclips.zoo import Zoo, load_reconstructors, register_zoo
 
 WIDTH = 16  # CLIP width = SR token width = cross-attention width
-SUBJECTS = (1, 2, 3)
 
 
 def _seeded(seed: int, build):

@@ -8,19 +8,19 @@ from pathlib import Path
 
 from .data import simulated_subjects
 
-DEFAULT_VIDEO_STEPS = 25  # evaluate passes --steps to the pipeline only when it differs from this
-
-
 def register(subparsers) -> None:
+    from ..zoo import zoo_names
+
     p = subparsers.add_parser("evaluate", help="the paper's metrics over test clips and ablation variants "
                               "(Tables 1-2); shard with `accelerate launch` (GPUs) or "
                               "`python -m torch.distributed.run` (CPUs)")
     p.add_argument("--subjects", type=int, nargs="+", help="simulated subjects (default: every built one)")
     p.add_argument("--variants", default="full,no-keyframe,no-blurry,no-caption")
-    p.add_argument("--clips", type=int, default=1200, help="N test clips spread evenly over the test set "
-                   "(at most the subject's test clips)")
+    p.add_argument("--clips", type=int, help="N test clips spread evenly over the test set (default: all of them)")
     p.add_argument("--clip-list", type=int, nargs="+", help="these test clips instead")
-    p.add_argument("--steps", type=int, default=DEFAULT_VIDEO_STEPS, help="DDIM steps of the video model")
+    p.add_argument("--zoo", choices=zoo_names(), default="mini",
+                   help="the zoo whose reconstructions are measured (its classifier/ does the N-way classification)")
+    p.add_argument("--steps", type=int, help="DDIM steps of the video model (default: the zoo's)")
     p.add_argument("--n-way", type=int, default=10, help="the larger N of N-way classification (the mini zoo has "
                    "~17 classes; the paper's 50 needs ImageNet/Kinetics classifiers)")
     p.add_argument("--seed", type=int, default=0)
@@ -46,10 +46,10 @@ def evaluate(args: argparse.Namespace) -> int:
         clips = list(args.clip_list)
     else:  # spread over the test movies
         n = load_subject("simulated", subjects[0]).num_clips("test")
-        clips = np.linspace(0, n - 1, min(args.clips, n)).round().astype(int).tolist()
-    settings = {"num_inference_steps": args.steps} if args.steps != DEFAULT_VIDEO_STEPS else {}
+        clips = np.linspace(0, n - 1, min(args.clips or n, n)).round().astype(int).tolist()
+    settings = {"num_inference_steps": args.steps} if args.steps is not None else {}
     summary = run_evaluation(subjects, clips, [v.strip() for v in args.variants.split(",")], args.out, settings,
-                             args.n_way, args.seed)
+                             args.n_way, args.seed, zoo=args.zoo)
     if summary is not None:
         print(summary["markdown"])
     return 0

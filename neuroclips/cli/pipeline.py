@@ -11,6 +11,7 @@ from .guidance import add_guidance_arguments, guidance_from_args
 
 
 def register(subparsers) -> None:
+    from ..pipeline.settings import FUSION_METHODS
     from ..zoo import zoo_names
 
     p = subparsers.add_parser("reconstruct", help="reconstruct test clips: mp4s, keyframe PNG, caption, settings JSON")
@@ -21,17 +22,17 @@ def register(subparsers) -> None:
     p.add_argument("--reconstructors", help="folder with sub-NN/{perception,semantics} (default: the zoo's)")
     add_guidance_arguments(p)
     p.add_argument("--fuse", type=int, default=1, metavar="N", help="multi-fMRI fusion of N consecutive clips (≤ 3)")
-    p.add_argument("--fusion", choices=["classifier", "cosine"], default="classifier",
+    p.add_argument("--fusion", choices=list(FUSION_METHODS), default="classifier",
                    help="how fusion judges two keyframes alike (spec §6)")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=reconstruct)
 
     p = subparsers.add_parser("bench", help="per-stage latency of the whole pipeline on one test clip, cold and warm")
-    p.add_argument("--zoo", choices=["mini"], default="mini")
+    p.add_argument("--zoo", choices=zoo_names(), default="mini", help="(on the simulated subjects' fMRI)")
     p.add_argument("--subject", type=int, default=1)
     p.add_argument("--clip", type=int, default=42)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--steps", type=int, default=25, help="DDIM steps of the video model")
+    p.add_argument("--steps", type=int, help="DDIM steps of the video model (default: the zoo's)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.set_defaults(func=bench)
 
@@ -58,7 +59,7 @@ def reconstruct(args: argparse.Namespace) -> int:
     info = {"source": data.source, "subject": args.subject, "reference_fps": fps}
     if args.fuse > 1:
         long = pipe.fuse(np.stack([c.fmri for c in clips]), references=[c.frames for c in clips], fusion=args.fusion,
-                         **guidance)
+                         reference_captions=[c.caption for c in clips], **guidance)
         for c, o in zip(clips, long.clips):
             save_reconstruction(o, out / f"clip-{c.index:04d}", {**info, "clip": c.index, "gt_caption": c.caption})
         write_mp4(long.video, out / "long_video.mp4", long.fps)
@@ -76,6 +77,6 @@ def reconstruct(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from ..evaluation.bench import bench_pipeline
 
-    print(json.dumps(bench_pipeline(args.zoo, args.subject, args.clip, args.repeats, args.threads,
-                                    num_inference_steps=args.steps), indent=2))
+    steps = {"num_inference_steps": args.steps} if args.steps is not None else {}
+    print(json.dumps(bench_pipeline(args.zoo, args.subject, args.clip, args.repeats, args.threads, **steps), indent=2))
     return 0

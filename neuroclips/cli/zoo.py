@@ -29,8 +29,9 @@ def register(subparsers) -> None:
     p.add_argument("--report", help="also write all results of --results as a Markdown table (e.g. docs/zoo.md)")
     p.set_defaults(func=evaluate_zoo)
 
-    p = subparsers.add_parser("bench-zoo", help="latency of keyframe + caption + 16-frame video on one test clip")
-    p.add_argument("--zoo", choices=["mini"], default="mini")
+    p = subparsers.add_parser("bench-zoo", help="latency of the mini zoo's keyframe + caption + 16-frame video on one "
+                              "test clip")
+    p.add_argument("--root", help="the mini zoo's folder (default: the shipped demo_data/zoo/mini)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=25, help="DDIM steps of the keyframe and the video")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
@@ -99,7 +100,7 @@ def evaluate_zoo(args: argparse.Namespace) -> int:
 def bench_zoo(args: argparse.Namespace) -> int:
     from ..evaluation.bench_zoo import bench_zoo as bench
 
-    result = bench(_world(), root=None, repeats=args.repeats, num_inference_steps=args.steps, threads=args.threads)
+    result = bench(_world(), root=args.root, repeats=args.repeats, num_inference_steps=args.steps, threads=args.threads)
     print(json.dumps(result, indent=2))
     return 0
 

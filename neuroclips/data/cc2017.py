@@ -129,13 +129,15 @@ def _convert_captions(src: Path, dst: Path, n: int) -> None:
     atomic_write_json(dst, captions)
 
 
-def convert_cc2017(root: str | os.PathLike, cache: str | os.PathLike, subjects=(1, 2, 3),
+def convert_cc2017(root: str | os.PathLike, cache: str | os.PathLike, subjects=None,
                    layout: CC2017Layout = CC2017Layout(), frame_dtype: str = "uint8") -> Path:
     """Convert the cc2017 ``.pt`` files under ``root`` into a memory-mappable cache; skip what is current.
 
     ``frame_dtype="uint8"`` stores frames 4x smaller; the conversion records the largest quantisation
-    error (≤ 1/510 for frames that came from 8-bit video). Use ``"float32"`` to keep them exact.
+    error (≤ 1/510 for frames that came from 8-bit video). Use ``"float32"`` to keep them exact. ``subjects``:
+    default all of the layout's.
     """
+    subjects = tuple(sorted(layout.voxels)) if subjects is None else tuple(subjects)
     if frame_dtype not in ("uint8", "float32"):
         raise ValueError(f"frame_dtype must be 'uint8' or 'float32', got {frame_dtype!r}")
     root, out = Path(root), Path(cache) / "cc2017"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..frames import FPS_GT, FPS_VIDEO
 from ..paths import cache_dir, demo_data_dir
 from .base import DataError, SubjectData
 
@@ -35,7 +36,7 @@ class SimulatedSubject(SubjectData):
     """A simulated subject: fMRI from the encoding model, GT clips from the MiniCC generator."""
 
     source = "simulated"
-    frame_rates = (3, 8)
+    frame_rates = (FPS_GT, FPS_VIDEO)
 
     def __init__(self, subject: int, root: str | os.PathLike | None = None, cache: str | os.PathLike | None = None):
         from ..simulation.stimuli import MovieRenderer

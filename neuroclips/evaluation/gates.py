@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..frames import to_uint8, to_unit
+from ..frames import FPS_GT, FPS_VIDEO, to_uint8, to_unit
 
 VAE_PSNR_GATE_DB = 24.0
 
 
-def held_out_frames(world, n_clips: int = 300, fps: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def held_out_frames(world, n_clips: int = 300, fps: int = FPS_GT) -> tuple[np.ndarray, np.ndarray]:
     """GT frames of ``n_clips`` test clips spread evenly over the test movies, and each clip's category."""
     from ..simulation.stimuli import MovieRenderer
 
@@ -82,7 +82,7 @@ class HeldOut:
 
 def held_out(world, n_clips: int = 300) -> HeldOut:
     from ..simulation.categories import CATEGORIES
-    from ..frames import FPS_GT, KEYFRAME_INDEX
+    from ..frames import KEYFRAME_INDEX
     from ..simulation.stimuli import MovieRenderer
 
     r = MovieRenderer(world.stimuli)
@@ -204,7 +204,7 @@ def t2v_gate(pipe, clip, world, n_clips: int = 24, num_inference_steps: int = 25
 
     from ..metrics import clip_pcc, frame_similarity, frames_at_fps
     from ..pipeline.prompts import video_prompt
-    from ..frames import CLIP_SECONDS, FPS_GT, FPS_VIDEO
+    from ..frames import CLIP_SECONDS
     from ..simulation.stimuli import MovieRenderer
     from ..zoo.clip import image_embeds
 
@@ -214,7 +214,7 @@ def t2v_gate(pipe, clip, world, n_clips: int = 24, num_inference_steps: int = 25
     pcc, pcc16, sim_gen, sim_blur = [], [], [], []
     sub = None
     for i in idx:
-        gt = r.render_clip("test", int(i), 8)
+        gt = r.render_clip("test", int(i), FPS_VIDEO)
         blurred = blur_video(gt, blur_sigma)
         video = pipe(video_prompt(r.clip_info("test", int(i)).caption), keyframe=gt[0], blurry_video=blurred,
                      num_inference_steps=num_inference_steps, guidance_scale=guidance_scale, alpha_mode=alpha_mode,

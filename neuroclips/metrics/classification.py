@@ -7,7 +7,7 @@ probability of it beats every distractor's. Accuracy = successes / trials; the e
 Classifiers map uint8 frames (N, H, W, 3) (frame classifier) or clips (N, F, H, W, 3) (video classifier) to
 logits (N, n_classes). The full zoo's are ViT-B/16 (ImageNet) and VideoMAE (Kinetics-400); the mini zoo's is
 a linear head over the mini CLIP's image embeddings trained on the simulated categories
-(:func:`train_category_classifier`), applied per frame, or to the mean embedding of a clip's frames.
+(:func:`neuroclips.evaluation.classification.train_category_classifier`), applied per frame, or to the mean embedding of a clip's frames.
 """
 
 from __future__ import annotations

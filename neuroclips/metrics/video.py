@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 
-EVAL_FRAMES = np.arange(0, 16, 3)
+from ..frames import FPS_GT, FPS_VIDEO, GT_FRAMES, VIDEO_FRAMES, resize_frames
+
+# the final video's frames at the GT frames' times: 0, 3, ..., 15
+EVAL_FRAMES = np.linspace(0, VIDEO_FRAMES - 1, GT_FRAMES).round().astype(int)
 
 
 def frames_for_evaluation(video: np.ndarray, size: int | None = None) -> np.ndarray:
     """The 6 frames at 3 FPS of a 16-frame video, resized to ``size`` (bilinear, antialiased) if given."""
-    from ..frames import resize_frames
-
-    if len(video) != 16:
-        raise ValueError(f"expected a 16-frame video (8 FPS), got {len(video)} frames")
+    if len(video) != VIDEO_FRAMES:
+        raise ValueError(f"expected a {VIDEO_FRAMES}-frame video ({FPS_VIDEO} FPS), got {len(video)} frames")
     frames = np.asarray(video)[EVAL_FRAMES]
     return resize_frames(frames, size) if size else frames
 
@@ -27,7 +28,7 @@ def video_metrics(video: np.ndarray, reference: np.ndarray, embed=None) -> dict[
 
     reference = np.asarray(reference)
     if len(reference) != len(EVAL_FRAMES):
-        raise ValueError(f"reference must be the {len(EVAL_FRAMES)} GT frames at 3 FPS, got {len(reference)}")
+        raise ValueError(f"reference must be the {len(EVAL_FRAMES)} GT frames at {FPS_GT} FPS, got {len(reference)}")
     pred = frames_for_evaluation(video, reference.shape[1])
     out = {"ssim": ssim(pred, reference), "ssim_mindvideo": ssim(pred, reference, "mindvideo"),
            "psnr": psnr(pred, reference)}

@@ -18,13 +18,16 @@ class AlphaMode:
     """One reading of α guidance: how the blurry video's latents start the sampler.
 
     ``start(pipe, blurry_latents, noise, strength)`` returns the start latents for ``pipe.scheduler.timesteps``;
-    ``steps(num_inference_steps, strength)`` says how many of the schedule's last steps run (None: all)."""
+    ``steps(num_inference_steps, strength)`` says how many of the schedule's last steps run (None: all);
+    ``uses_strength``: whether ``alpha_strength`` changes anything (results cached under other strengths are reused
+    when it does not)."""
 
     name: str
     label: str
     description: str
     start: Callable[..., torch.Tensor]
     steps: Callable[[int, float], int] | None = None
+    uses_strength: bool = True
 
 
 ALPHA_MODES: dict[str, AlphaMode] = {}
@@ -51,7 +54,8 @@ def _paper_eq5(pipe, blurry_latents, noise, strength):
 
 
 register_alpha_mode(AlphaMode("code_parity", "code parity (reference)",
-                              "noised to the first timestep, all steps run (the reference code)", _noised_to_first_step))
+                              "noised to the first timestep, all steps run (the reference code)", _noised_to_first_step,
+                              uses_strength=False))
 register_alpha_mode(AlphaMode("paper_eq5", "paper Eq. 5", "Eq. 5 with ϑ = alpha_strength, all steps run", _paper_eq5))
 register_alpha_mode(AlphaMode("sdedit", "SDEdit", "start part-way: run the last round(alpha_strength·steps) steps",
                               _noised_to_first_step, lambda n, strength: max(1, min(n, int(round(n * strength))))))

@@ -20,10 +20,9 @@ from diffusers.utils import BaseOutput
 
 from ..frames import FPS_VIDEO, VIDEO_FRAMES, resize_frames, to_uint8
 from .prompts import GENERIC_PROMPT, video_prompt
-from .settings import GuidanceSettings, stage_generators
+from .settings import FUSION_METHODS, NULLABLE_SETTINGS, GuidanceSettings, stage_generators
 from .video import interpolate_frames
 
-FUSION_METHODS = ("classifier", "cosine")
 # how the zoo's unCLIP is sampled (``__init__``'s arguments of the same names; not user settings)
 SAMPLER_CONFIG = ("keyframe_colour_mapping", "keyframe_offset_noise", "keyframe_discretization")
 
@@ -170,8 +169,18 @@ class NeuroClipsPipeline(DiffusionPipeline):
         return GuidanceSettings.from_dict(dict(self.config.guidance_defaults))
 
     def settings(self, settings: GuidanceSettings | None = None, **changes) -> GuidanceSettings:
-        """``settings`` (default: :attr:`default_settings`) with ``changes``, validated."""
+        """``settings`` (default: :attr:`default_settings`) with ``changes``, validated. A change to None keeps the
+        default of a setting that cannot be None (``keyframe_steps=None``: the zoo's)."""
+        changes = {k: v for k, v in changes.items() if v is not None or k in NULLABLE_SETTINGS}
         return (settings if settings is not None else self.default_settings).replace(**changes)
+
+    def _call_settings(self, method: str, settings: GuidanceSettings | None, guidance: dict) -> GuidanceSettings:
+        try:
+            return self.settings(settings, **guidance)
+        except ValueError as err:
+            if "unknown guidance settings" in str(err):  # a misspelt keyword, refused as Python refuses one
+                raise TypeError(f"{type(self).__name__}.{method}() got {err}") from None
+            raise
 
     @property
     def device(self) -> torch.device:
@@ -345,7 +354,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
     def same_class(self, keyframe_a: np.ndarray, keyframe_b: np.ndarray, method: str = "classifier") -> tuple[bool, float]:
         """Fusion's decision for two keyframes (spec §6): (same class?, score)."""
         if method not in FUSION_METHODS:
-            raise ValueError(f"fusion method must be one of {FUSION_METHODS}, got {method!r}")
+            raise ValueError(f"fusion method must be one of {list(FUSION_METHODS)}, got {method!r}")
         e = self.embed_images(np.stack([keyframe_a, keyframe_b]))
         if self.fusion_classifier is None:
             if method == "cosine":
@@ -373,12 +382,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
         previous clip's last frame). ``seed`` (default: the reference's) or ``generator`` makes the call
         deterministic; the global RNG is never used.
         """
-        try:
-            s = self.settings(settings, **guidance)
-        except ValueError as err:
-            if "unknown guidance settings" in str(err):
-                raise TypeError(f"{type(self).__name__}.__call__() got {err}") from None
-            raise
+        s = self._call_settings("__call__", settings, guidance)
         if s.seed is None and generator is not None:
             s = s.replace(seed=int(torch.randint(0, 2**62, (1,), generator=generator)))
         # 1.-4. Check the inputs; blurry video (α), keyframe (β) and its caption (γ)
@@ -397,7 +401,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
             s = s.replace(use_blurry=True, use_keyframe=True, use_caption=True)
         timings = {}
         blurry_frames = blurry_video = keyframe = caption = None
-        make_keyframe = (s.use_keyframe and keyframe_needed) or s.caption_on
+        make_keyframe = (s.use_keyframe and keyframe_needed) or s.keyframe_captioned
         # 2. Perception Reconstructor: blurry video (α), also needed to start unCLIP from the blurry frame
         if s.use_blurry or (s.keyframe_init == "blurry" and make_keyframe):
             t = self._sync()
@@ -458,7 +462,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
                   "video_controlnet_calls": video.controlnet_calls, "device": str(self.device),
                   "dtype": str(self.unet.dtype).replace("torch.", ""), "versions": dict(self.versions)}
         # stages that are off stay None even when the conditions were prepared for more (the app caches them)
-        keyframe_used = s.use_keyframe or s.caption_on
+        keyframe_used = s.use_keyframe or s.keyframe_captioned
         blurry_used = s.use_blurry or (s.keyframe_init == "blurry" and keyframe_used)
         return NeuroClipsOutput(video=video.frames, fps=FPS_VIDEO,
                                 blurry_frames=c.blurry_frames if blurry_used else None, blurry_video=blurry_video,
@@ -468,24 +472,24 @@ class NeuroClipsPipeline(DiffusionPipeline):
 
     def fuse(self, fmri, references: list[np.ndarray | None] | None = None, fusion: str = "classifier",
              max_clips: int = 3, seed: int | None = None, settings: GuidanceSettings | None = None,
-             **guidance) -> LongVideoOutput:
+             reference_captions: list[str] | None = None, **guidance) -> LongVideoOutput:
         """Multi-fMRI fusion (spec §6): one continuous video of consecutive clips (``fmri``: (n, n_voxels), n ≤
         ``max_clips``). When two neighbouring keyframes are judged alike (``fusion``: "classifier" or "cosine"),
         the next clip's SparseCtrl keyframe is the previous video's last frame. ``guidance`` are
-        :class:`GuidanceSettings`' fields; every clip gets the same seed, as the reference reseeds before each clip."""
+        :class:`GuidanceSettings`' fields over ``settings``; every clip gets the same seed, as the reference reseeds
+        before each clip. ``reference_captions``: the clips' GT captions, for ``caption_source="ground truth"``."""
         fmri = np.asarray(fmri, np.float32)
         if fmri.ndim != 2 or not 1 <= len(fmri) <= max_clips:
             raise ValueError(f"fusion takes 1 to {max_clips} consecutive fMRI samples (n, n_voxels), got {fmri.shape}")
         if fusion not in FUSION_METHODS:
-            raise ValueError(f"fusion method must be one of {FUSION_METHODS}, got {fusion!r}")
-        s = self.settings(settings, seed=seed, **guidance).resolved()
+            raise ValueError(f"fusion method must be one of {list(FUSION_METHODS)}, got {fusion!r}")
+        s = self._call_settings("fuse", settings, guidance if seed is None else {**guidance, "seed": seed}).resolved()
         if not s.use_keyframe:
             raise ValueError("fusion replaces the keyframe (β); it needs use_keyframe=True")
-        if s.caption_on and s.caption_source != "keyframe":
-            raise ValueError("fusion captions each clip's keyframe; caption_source must be 'keyframe'")
         references = references or [None] * len(fmri)
-        if len(references) != len(fmri):
-            raise ValueError(f"{len(references)} references for {len(fmri)} fMRI samples")
+        captions = reference_captions or [None] * len(fmri)
+        if len(references) != len(fmri) or len(captions) != len(fmri):
+            raise ValueError(f"{len(references)} references and {len(captions)} captions for {len(fmri)} fMRI samples")
         clips, fused, scores = [], [], []
         for k, f in enumerate(fmri):
             conditions = self.prepare_conditions(f, s)
@@ -495,7 +499,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
                 fused.append(same)
                 scores.append(round(score, 4))
                 control = clips[-1].video[-1] if same else None
-            clips.append(self.generate_video(conditions, s, control, references[k]))
+            clips.append(self.generate_video(conditions, s, control, references[k], captions[k]))
         video = np.concatenate([c.video for c in clips])
         return LongVideoOutput(video=video, fps=FPS_VIDEO, clips=clips, fused=fused, scores=scores,
                                settings={"fusion": fusion, "n_clips": len(clips), "seconds": len(video) / FPS_VIDEO,

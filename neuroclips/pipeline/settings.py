@@ -22,6 +22,7 @@ REFERENCE_SEED = 12099779162349365895 % 2**63
 KEYFRAME_INITS = {"noise": "noise (reference)", "blurry": "blurry first frame (paper)"}
 KEYFRAME_UNCONDITIONALS = {"noise": "N(0, 1) tokens (reference)", "zeros": "zero tokens (training's dropped condition)"}
 CAPTION_SOURCES = {"keyframe": "BLIP-2 of the keyframe", "ground truth": "the clip's GT caption"}
+FUSION_METHODS = {"classifier": "trained classifier", "cosine": "cosine threshold"}  # multi-fMRI fusion (spec §6)
 # each stage draws from its own generator (seed + offset), so switching one guidance off changes no other stage
 STAGE_SEED_OFFSETS = {"perception": 0, "prior": 1, "keyframe": 2, "video": 3}
 
@@ -82,6 +83,11 @@ class GuidanceSettings:
         """Whether γ is used (``use_caption``, or ``use_keyframe`` when that is None)."""
         return self.use_keyframe if self.use_caption is None else self.use_caption
 
+    @property
+    def keyframe_captioned(self) -> bool:
+        """Whether γ's caption is the keyframe's (so the keyframe is made even without β)."""
+        return self.caption_on and self.caption_source == "keyframe"
+
     def resolved(self) -> GuidanceSettings:
         """The settings a call runs with: the caption switch and the seed made explicit."""
         return dataclasses.replace(self, use_caption=self.caption_on,
@@ -103,17 +109,27 @@ class GuidanceSettings:
         return cls(**values)
 
     def key(self, stage: str | None = None) -> dict[str, Any]:
-        """What a cached result depends on: every setting the run used (``stage="keyframe"``: only those of the
-        blurry video, keyframe and caption, steps 2-4). Settings the run ignores (the strength of an α mode without
-        one, the keyframe strength from noise) are left out, so they don't split the cache."""
+        """What a cached result depends on: every setting the run uses (``stage="keyframe"``: those of the blurry
+        video, keyframe and caption, steps 2-4, which the app computes once for every switch). Settings the run
+        ignores (α's with α off, the strength of an α mode that has none, β's scale with β off, the keyframe's when
+        no keyframe is made, the keyframe strength from noise, the caption source with γ off) are left out, so they
+        don't split the cache."""
         s = self.resolved()
         values = {f.name: getattr(s, f.name) for f in dataclasses.fields(s)
                   if stage is None or f.metadata["stage"] == stage}
-        if s.keyframe_init != "blurry":
-            values.pop("keyframe_strength", None)
-        if stage is None and not s.caption_on:
-            values.pop("caption_source", None)
-        return values
+        ignored = set() if s.keyframe_init == "blurry" else {"keyframe_strength"}
+        if stage is None:
+            if not s.use_blurry:
+                ignored |= {"alpha_mode", "alpha_strength"}
+            elif not ALPHA_MODES[s.alpha_mode].uses_strength:
+                ignored.add("alpha_strength")
+            if not s.use_keyframe:
+                ignored.add("controlnet_conditioning_scale")
+            if not (s.use_keyframe or s.keyframe_captioned):
+                ignored |= {f.name for f in dataclasses.fields(s) if f.metadata["stage"] == "keyframe"} - {"seed"}
+            if not s.caption_on:
+                ignored.add("caption_source")
+        return {k: v for k, v in values.items() if k not in ignored}
 
     # ------------------------------------------------------------------------------------------------ vocabulary
     @classmethod
@@ -134,6 +150,9 @@ class GuidanceSettings:
     def range(cls, name: str) -> tuple[float | None, float | None]:
         f = {f.name: f for f in dataclasses.fields(cls)}[name]
         return f.metadata["low"], f.metadata["high"]
+
+
+NULLABLE_SETTINGS = frozenset(f.name for f in dataclasses.fields(GuidanceSettings) if "None" in f.type)
 
 
 def stage_generators(seed: int | None) -> dict[str, torch.Generator]:

@@ -23,6 +23,8 @@ from diffusers import DiffusionPipeline
 from diffusers.models.embeddings import get_timestep_embedding
 from diffusers.utils import BaseOutput
 
+from .settings import KEYFRAME_UNCONDITIONALS
+
 COLOUR_MAPPINGS = ("symmetric", "mindeye2")
 DISCRETIZATIONS = ("scheduler", "sgm")
 
@@ -147,8 +149,8 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         cond = image_tokens.to(device=device, dtype=dtype)
         do_cfg = guidance_scale > 1.0
         # 2. Conditioning: CFG's unconditional tokens are zeros (training's dropped condition) or N(0, 1) noise
-        if unconditional not in ("zeros", "noise"):
-            raise ValueError(f"unconditional must be 'zeros' or 'noise', got {unconditional!r}")
+        if unconditional not in KEYFRAME_UNCONDITIONALS:
+            raise ValueError(f"unconditional must be one of {list(KEYFRAME_UNCONDITIONALS)}, got {unconditional!r}")
         if unconditional == "noise":
             uncond = torch.randn(cond.shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
         else:

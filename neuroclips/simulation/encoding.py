@@ -24,6 +24,7 @@ from scipy.ndimage import sobel
 from scipy.spatial import cKDTree
 
 from ..cortex import Grayordinates
+from ..frames import FPS_VIDEO
 from .categories import ATTRIBUTES, CATEGORY_NAMES, attribute_matrix
 from .stimuli import MovieRenderer, category_fractions
 
@@ -73,7 +74,7 @@ def feature_grid(resolution: int) -> int:
 
 def clip_features(renderer: MovieRenderer, split: str, index: int) -> dict[str, np.ndarray]:
     """Stimulus features of one clip from its 16 frames at 8 FPS."""
-    frames = renderer.render_clip(split, index, fps=8).astype(np.float32) / 255.0
+    frames = renderer.render_clip(split, index, fps=FPS_VIDEO).astype(np.float32) / 255.0
     lum = frames @ np.array([0.299, 0.587, 0.114], np.float32)  # (F, H, W)
     grad = np.hypot(sobel(lum, axis=1), sobel(lum, axis=2))
     diff = np.abs(np.diff(lum, axis=0))

@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from ..frames import CLIP_SECONDS, KEYFRAME_INDEX
+from ..frames import CLIP_SECONDS, FPS_GT, KEYFRAME_INDEX
 from .categories import CATEGORY_INDEX, CATEGORY_NAMES, OBJECT_CATEGORIES, SCENE_CATEGORIES
 from .media import MEDIA, load_still, load_video, sprite_rgba
 
@@ -265,7 +265,7 @@ class MovieRenderer:
 
     def clip_info(self, split: str, index: int) -> ClipInfo:
         self._check_index(split, index)
-        movie, times = self.clip_times(index, 3)
+        movie, times = self.clip_times(index, FPS_GT)
         shots = [self.shot_at(split, movie, float(t)) for t in times]
         labels: list[str] = []
         counts: dict[str, int] = {}

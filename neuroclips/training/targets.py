@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..frames import KEYFRAME_INDEX, to_unit
+from ..frames import FPS_GT, KEYFRAME_INDEX, to_unit
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ def clip_frames(subject, split: str) -> np.ndarray:
     from .data import rendered_clips
 
     if isinstance(subject, SimulatedSubject):
-        return rendered_clips(subject.world.stimuli, split, 3)
-    return np.stack([subject.frames(split, i, 3) for i in range(subject.num_clips(split))])
+        return rendered_clips(subject.world.stimuli, split, FPS_GT)
+    return np.stack([subject.frames(split, i, FPS_GT) for i in range(subject.num_clips(split))])
 
 
 def pooled_tokens(tokens, grid: int):

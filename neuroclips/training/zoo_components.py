@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..frames import FPS_GT, FPS_VIDEO
+
 
 def _tokenizer(stimuli, out: Path, work: Path, steps, resume) -> dict:
     from ..zoo.mini.tokenizer import train_clip_tokenizer
@@ -38,7 +40,7 @@ def _keyframe(stimuli, out: Path, work: Path, steps, resume) -> dict:
     from .zoo_keyframe import KeyframeTrainingConfig, train_keyframe
 
     cfg = KeyframeTrainingConfig() if steps is None else replace(KeyframeTrainingConfig(), steps=steps)
-    frames = rendered_clips(stimuli, "train", 3)  # every frame: the generator is conditioned on its own tokens
+    frames = rendered_clips(stimuli, "train", FPS_GT)  # every frame: the generator is conditioned on its own tokens
     return train_keyframe(out, work, frames.reshape(-1, *frames.shape[2:]), load_vae(), load_clip().vision_model,
                           cfg, resume=resume)
 
@@ -58,7 +60,7 @@ def _t2v(stimuli, out: Path, work: Path, steps, resume) -> dict:
     from .zoo_t2v import T2VTrainingConfig, train_t2v
 
     cfg = T2VTrainingConfig() if steps is None else replace(T2VTrainingConfig(), steps=steps)
-    clips = rendered_clips(stimuli, "train", 8)  # 16 frames at 8 FPS, the AnimateDiff clip length
+    clips = rendered_clips(stimuli, "train", FPS_VIDEO)  # 16 frames at 8 FPS, the AnimateDiff clip length
     r = MovieRenderer(stimuli)
     captions = [r.clip_info("train", i).caption for i in range(len(clips))]
     return train_t2v(out, work, clips, captions, load_vae(), load_clip().text_model, load_tokenizer(), cfg,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..frames import to_unit
+from ..frames import FPS_GT, to_unit
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class VAETrainingConfig:
     threads: int = 2
 
 
-def training_frames(stimuli_config, split: str = "train", fps: int = 3) -> np.ndarray:
+def training_frames(stimuli_config, split: str = "train", fps: int = FPS_GT) -> np.ndarray:
     """All GT frames of a split, uint8 (N, H, W, 3): rendering them takes seconds."""
     from ..simulation.stimuli import MovieRenderer
 

@@ -13,6 +13,7 @@ import gradio as gr
 
 from ..data import DataError
 from ..pipeline import GuidanceSettings
+from ..pipeline.settings import FUSION_METHODS
 from .studio import DEFAULT_CLIPS, Studio
 
 try:  # `spaces` must be imported after gradio (its circular-import guard)
@@ -236,7 +237,7 @@ def build_demo(studio: Studio | None = None) -> gr.Blocks:
                 l_subject = gr.Dropdown(subject_choices(), value=subjects[0], label="Subject")
                 l_clip = gr.Number(value=DEFAULT_CLIPS[0], precision=0, minimum=0, maximum=n_clips - 1, label="First clip")
                 l_n = gr.Radio([2, 3], value=3, label="Clips")
-                l_fusion = gr.Radio([("trained classifier", "classifier"), ("cosine threshold", "cosine")],
+                l_fusion = gr.Radio([(label, name) for name, label in FUSION_METHODS.items()],
                                     value="classifier", label="Same class?")
                 l_seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
             l_button = gr.Button("Make long video", variant="primary")

@@ -1,6 +1,6 @@
 """The model zoos the pipeline can assemble from, by name. A zoo registers what it is, how to load it, where its
-weights and reconstructors live, and the guidance defaults it is sampled with; nothing else in the package
-branches on a zoo's name."""
+weights and reconstructors live, and the guidance defaults it is sampled with; the pipeline, the app and the
+evaluation never branch on a zoo's name (only the ``weights`` command knows each zoo's own file layout)."""
 
 from __future__ import annotations
 

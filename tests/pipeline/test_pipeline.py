@@ -142,6 +142,9 @@ def test_fusion_swaps_the_keyframe_for_the_last_frame(pipe, shipped_subject, mon
     assert same and score == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(ValueError, match="1 to 3"):
         pipe.fuse(shipped_subject.fmri("test", [0, 1, 2, 3]))
+    # a seed inside the settings is kept (the app passes settings, not a seed)
+    seeded = pipe.fuse(fmri, settings=pipe.settings(seed=5, **FAST))
+    assert seeded.settings["seed"] == 5 and not np.array_equal(seeded.clips[0].video, apart.clips[0].video)
 
 
 def test_bad_arguments_raise_clear_errors(pipe, fmri):
@@ -157,6 +160,10 @@ def test_bad_arguments_raise_clear_errors(pipe, fmri):
         pipe.settings(alpha=0.3)
     with pytest.raises(TypeError, match="alpha"):
         pipe(fmri, alpha=0.3)  # a misspelt keyword is refused as Python refuses one
+    with pytest.raises(TypeError, match="alpha"):
+        pipe.fuse(np.stack([fmri, fmri]), alpha=0.3)
+    # None keeps the zoo's default of a setting that cannot be None (the old keyword API's meaning)
+    assert pipe.settings(keyframe_steps=None, keyframe_unconditional=None) == pipe.default_settings
     with pytest.raises(ValueError, match="unknown model zoo 'maxi'; choose one of"):
         type(pipe).from_pretrained("maxi")
 
@@ -278,6 +285,16 @@ def test_ground_truth_caption_source(pipe, fmri, base, shipped_subject):
     np.testing.assert_array_equal(out.keyframe, base.keyframe)
     with pytest.raises(ValueError, match="reference_caption"):
         pipe(fmri, seed=0, caption_source="ground truth", **FAST)
+    # γ from the GT caption without β: no keyframe is made at all
+    with Spy(pipe.semantics) as sr:
+        alone = pipe(fmri, seed=0, use_keyframe=False, use_caption=True, caption_source="ground truth",
+                     reference_caption=gt, **FAST)
+    assert sr.calls == 0 and alone.keyframe is None and alone.caption == gt and "keyframe" not in alone.timings
+    # fusion prompts each clip with its own GT caption
+    captions = [shipped_subject.caption("test", i) for i in (42, 43)]
+    long = pipe.fuse(shipped_subject.fmri("test", [42, 43]), seed=0, caption_source="ground truth",
+                     reference_captions=captions, **FAST)
+    assert [c.caption for c in long.clips] == captions
 
 
 def test_guidance_settings_validate_round_trip_and_key():
@@ -303,13 +320,21 @@ def test_guidance_settings_validate_round_trip_and_key():
         GuidanceSettings(keyframe_init="blurry").key()
     assert GuidanceSettings(use_caption=False, caption_source="ground truth").key() == \
         GuidanceSettings(use_caption=False).key()
+    assert GuidanceSettings(alpha_strength=0.9).key() == GuidanceSettings().key()  # code parity ignores it
+    assert GuidanceSettings(alpha_mode="sdedit", alpha_strength=0.9).key() != GuidanceSettings(alpha_mode="sdedit").key()
+    assert GuidanceSettings(use_blurry=False, alpha_mode="sdedit").key() == GuidanceSettings(use_blurry=False).key()
+    assert GuidanceSettings(use_keyframe=False, controlnet_conditioning_scale=0.5).key() == \
+        GuidanceSettings(use_keyframe=False).key()
+    no_keyframe = dict(use_keyframe=False, use_caption=False)
+    assert GuidanceSettings(keyframe_steps=3, **no_keyframe).key() == GuidanceSettings(**no_keyframe).key()
+    assert GuidanceSettings(keyframe_steps=3).key("keyframe") != GuidanceSettings().key("keyframe")
     kf = GuidanceSettings().key("keyframe")
     assert "prior_steps" in kf and "seed" in kf and "alpha_mode" not in kf and "use_blurry" not in kf
     assert ("SDEdit", "sdedit") in GuidanceSettings.choices("alpha_mode")
 
 
 def test_a_new_alpha_mode_is_one_registration(pipe, fmri):
-    """Adding an α mode touches pipeline/video.py only: the settings accept it, the pipeline runs it."""
+    """Adding an α mode touches pipeline/alpha.py only: the settings accept it, the pipeline runs it."""
     from neuroclips.pipeline import ALPHA_MODES, AlphaMode, GuidanceSettings, register_alpha_mode
 
     calls = []

@@ -16,10 +16,12 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ...data import available_subjects
+
 MANIFEST_PATH = Path(__file__).with_name("manifest.json")
 GROUPS = ("inference", "training")
 SOURCE_TYPES = ("hf", "url", "local")
-SUBJECTS = (1, 2, 3)  # cc2017's subjects
+SUBJECTS = tuple(available_subjects("cc2017"))  # the dataset's subjects (spec §1.1)
 
 
 @dataclass(frozen=True)
