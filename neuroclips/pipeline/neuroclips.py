@@ -23,6 +23,10 @@ from .prompts import GENERIC_PROMPT, video_prompt
 from .settings import FUSION_METHODS, NULLABLE_SETTINGS, GuidanceSettings, stage_generators
 from .video import interpolate_frames
 
+# the revision of the code that determines a reconstruction, written into ``versions`` (and so into every results
+# key): bump it when a fix changes outputs, so that caches never serve results of the code before the fix
+# (2: the mini zoo's text encoder is the CLIP text tower, not a random one)
+PIPELINE_REVISION = "2"
 # how the zoo's unCLIP is sampled (``__init__``'s arguments of the same names; not user settings)
 SAMPLER_CONFIG = ("keyframe_colour_mapping", "keyframe_offset_noise", "keyframe_discretization")
 
@@ -131,13 +135,13 @@ class NeuroClipsPipeline(DiffusionPipeline):
             get_zoo(name)  # raises: unknown model zoo, with the registered names
         if not is_zoo(name):
             pipe = super().from_pretrained(pretrained_model_name_or_path, dtype=dtype, **kwargs)
-            pipe.versions = {"pipeline": name}
+            pipe.versions = {"pipeline": name, "code": PIPELINE_REVISION}
             return pipe.to(device)
         zoo = get_zoo(name)
         components, versions = zoo.load(subject=subject, reconstructors=reconstructors, root=zoo_root, dtype=dtype)
         pipe = cls(**components, guidance_defaults=dict(zoo.defaults))
         pipe.set_progress_bar_config(disable=True)
-        pipe.versions = versions
+        pipe.versions = {**versions, "code": PIPELINE_REVISION}
         pipe.reconstructors_root = Path(reconstructors) if reconstructors is not None else zoo.reconstructors_root(zoo_root)
         return pipe.to(device)
 

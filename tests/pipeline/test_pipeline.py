@@ -57,6 +57,9 @@ def test_full_call_shapes_and_record(base, pipe):
     assert base.settings["video_controlnet_calls"] == FAST["num_inference_steps"]
     assert set(base.timings) == {"blurry", "keyframe", "caption", "video", "total"}
     assert base.settings["versions"]["perception"] and base.settings["alpha_mode"] == "code_parity"
+    from neuroclips.pipeline.neuroclips import PIPELINE_REVISION
+
+    assert base.settings["versions"]["code"] == PIPELINE_REVISION  # results keys change with output-changing fixes
     # the blurry video is PR's 6 frames interpolated (originals at 0, 3, ..., 15)
     np.testing.assert_array_equal(base.blurry_video[::3], base.blurry_frames)
 
