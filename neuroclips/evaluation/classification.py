@@ -1,13 +1,10 @@
-"""N-way top-1 classification, MinD-Video's protocol (spec §7.2-§7.3), with pluggable classifiers.
+"""The classifiers of N-way top-1 classification (the protocol itself is
+:func:`neuroclips.metrics.classification.n_way_top1`, spec §7.2-§7.3).
 
-Per (GT, prediction) pair: the GT classes are the classifier's top-3 on the GT; each of 100 trials draws
-N−1 distractor classes (excluding those 3); the trial succeeds if for any GT class the prediction's
-probability of it beats every distractor's. Accuracy = successes / trials; the error is the binomial SD.
-
-Classifiers map uint8 frames (N, H, W, 3) (frame classifier) or clips (N, F, H, W, 3) (video classifier) to
-logits (N, n_classes). The full zoo's are ViT-B/16 (ImageNet) and VideoMAE (Kinetics-400); the mini zoo's is
-a linear head over the mini CLIP's image embeddings trained on the simulated categories
-(:func:`train_category_classifier`), applied per frame, or to the mean embedding of a clip's frames.
+A classifier maps uint8 frames (N, H, W, 3) or clips (N, F, H, W, 3) to logits (N, n_classes). The full zoo's would
+be ViT-B/16 (ImageNet) and VideoMAE (Kinetics-400); the mini zoo's is a linear head over the mini CLIP's image
+embeddings trained on the simulated categories (:func:`train_category_classifier`), applied per frame, or to the
+mean embedding of a clip's frames.
 """
 
 from __future__ import annotations

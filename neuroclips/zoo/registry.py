@@ -48,19 +48,16 @@ def register_zoo(zoo: Zoo) -> Zoo:
 def get_zoo(name: str) -> Zoo:
     """The registered zoo called ``name``; ``ValueError`` listing the known ones otherwise. The one check of zoo
     names in the package."""
-    _ensure_builtin()
     if str(name) not in _ZOOS:
         raise ValueError(f"unknown model zoo {name!r}; choose one of {zoo_names()}")
     return _ZOOS[str(name)]
 
 
 def zoo_names() -> tuple[str, ...]:
-    _ensure_builtin()
     return tuple(_ZOOS)
 
 
 def is_zoo(name) -> bool:
-    _ensure_builtin()
     return str(name) in _ZOOS
 
 
@@ -68,7 +65,3 @@ def zoo_dir(name: str = "mini", root: str | os.PathLike | None = None) -> Path:
     """Folder of a zoo's weights (``root`` when given)."""
     return get_zoo(name).root(root)
 
-
-def _ensure_builtin() -> None:
-    from . import mini  # noqa: F401  (each registers itself on import; mini first, the default)
-    from . import full  # noqa: F401
