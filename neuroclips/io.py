@@ -35,9 +35,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def atomic_write_json(path: str | os.PathLike, obj) -> None:
+def atomic_write_json(path: str | os.PathLike, obj, indent: int | None = 2) -> None:
+    """``obj`` as JSON (``indent=None``: compact, for many small machine-read records)."""
+    separators = (",", ":") if indent is None else None
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(json.dumps(obj, indent=indent, separators=separators, sort_keys=False) + "\n")
 
 
 def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:

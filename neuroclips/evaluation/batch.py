@@ -48,7 +48,7 @@ def evaluate_clip(pipe, classifier, data, clip: int, variants: list[str], settin
         for name, n in (("2way", 2), ("nway", n_way)):
             m[f"frame_{name}"] = n_way_top1(gt_frame_logits, pf, n, seed=clip)["accuracy"]
             m[f"video_{name}"] = n_way_top1(gt_video_logits, pv, n, seed=clip)["accuracy"]
-        out[variant] = {k: float(v) for k, v in m.items()}
+        out[variant] = {k: round(float(v), 6) for k, v in m.items()}  # 6 decimals: the records stay small
     return out
 
 
@@ -99,7 +99,7 @@ def run_evaluation(subjects: list[int], clips: list[int], variants: list[str], o
             record = {"subject": subject, "clip": c, "settings": pipe.settings(seed=seed, **settings).to_dict(),
                       "seed": seed, "versions": pipe.versions,
                       "metrics": evaluate_clip(pipe, classify, data, c, variants, settings, n_way, seed)}
-            atomic_write_json(out / "records" / f"sub-{subject:02d}" / f"clip-{c:04d}.json", record)
+            atomic_write_json(out / "records" / f"sub-{subject:02d}" / f"clip-{c:04d}.json", record, indent=None)
             if progress:
                 print(f"[{state.process_index}] subject {subject} clip {c} ({i + 1}/{len(todo)})", flush=True)
     state.wait_for_everyone()
