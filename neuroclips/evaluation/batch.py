@@ -22,17 +22,15 @@ VARIANTS = {"full": {}, "no-keyframe": {"use_keyframe": False}, "no-blurry": {"u
 METRICS = ("ssim", "ssim_mindvideo", "psnr", "clip_pcc", "frame_2way", "frame_nway", "video_2way", "video_nway")
 
 
-def evaluate_clip(pipe, classifier, data, clip: int, variants: list[str], settings: dict, n_way: int,
-                  seed: int | None = None) -> dict[str, dict]:
-    """Metrics of one clip under each variant: SSIM (both), PSNR, CLIP-pcc at 3 FPS; frame and video N-way
-    top-1 (2-way and ``n_way``) with ``classifier``."""
+def evaluate_clip(pipe, classifier, data, clip: int, variants: list[str], base, n_way: int) -> dict[str, dict]:
+    """Metrics of one clip under each variant of the settings ``base`` (a ``GuidanceSettings``): SSIM (both), PSNR,
+    CLIP-pcc at 3 FPS; frame and video N-way top-1 (2-way and ``n_way``) with ``classifier``."""
     from ..frames import FPS_GT
     from ..metrics.video import frames_for_evaluation, video_metrics
     from ..metrics.classification import n_way_top1
 
     gt = data.frames("test", clip, FPS_GT)
     c = data.clip("test", clip)
-    base = pipe.settings(seed=seed, **settings)
     conditions = pipe.prepare_conditions(c.fmri, base, all_stages=True)
     gt_frame_logits, gt_video_logits = classifier.frames(gt), classifier.videos(gt[None])
 
@@ -87,7 +85,7 @@ def run_evaluation(subjects: list[int], clips: list[int], variants: list[str], o
             continue
         if pipe is None:
             pipe = NeuroClipsPipeline.from_pretrained(zoo, subject=subject, device=state.device)
-            pipe.settings(**settings)  # bad settings fail here, before any clip
+            base = pipe.settings(seed=seed, **settings)  # bad settings fail here, before any clip
             if classifier is None:
                 classify = CategoryClassifier.load(zoo_dir(zoo) / "classifier",
                                                    lambda f: pipe.embed_images(f).cpu().numpy())
@@ -96,9 +94,8 @@ def run_evaluation(subjects: list[int], clips: list[int], variants: list[str], o
         else:
             pipe = pipe.for_subject(subject)
         for i, c in enumerate(todo):
-            record = {"subject": subject, "clip": c, "settings": pipe.settings(seed=seed, **settings).to_dict(),
-                      "seed": seed, "versions": pipe.versions,
-                      "metrics": evaluate_clip(pipe, classify, data, c, variants, settings, n_way, seed)}
+            record = {"subject": subject, "clip": c, "settings": base.to_dict(), "seed": seed, "versions": pipe.versions,
+                      "metrics": evaluate_clip(pipe, classify, data, c, variants, base, n_way)}
             atomic_write_json(out / "records" / f"sub-{subject:02d}" / f"clip-{c:04d}.json", record, indent=None)
             if progress:
                 print(f"[{state.process_index}] subject {subject} clip {c} ({i + 1}/{len(todo)})", flush=True)
