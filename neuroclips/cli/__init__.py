@@ -12,12 +12,13 @@ import argparse
 import logging
 import sys
 
-from . import data, evaluation, flatmaps, pipeline, reconstructors, weights, zoo
+from . import data, doctor, evaluation, flatmaps, pipeline, reconstructors, space, weights, zoo
 
-GROUPS = (data, zoo, reconstructors, pipeline, evaluation, weights, flatmaps)
+GROUPS = (data, zoo, reconstructors, pipeline, evaluation, weights, flatmaps, doctor, space)
 COMMANDS = ("build-demo-data", "convert-cc2017", "data-info", "train-zoo", "train-pr", "train-sr",
             "evaluate-reconstructors", "evaluate-zoo", "bench-zoo", "reconstruct", "bench", "train-fusion", "evaluate",
-            "train-classifier", "evaluate-fusion", "weights", "bench-full", "memory-plan", "export-flatmaps")
+            "train-classifier", "evaluate-fusion", "weights", "bench-full", "memory-plan", "bench-load", "export-flatmaps",
+            "doctor", "space")
 
 
 def _order_commands(sub: argparse._SubParsersAction) -> None:
