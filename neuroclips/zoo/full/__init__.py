@@ -53,14 +53,18 @@ def reconstructors_root(root: str | os.PathLike | None = None) -> Path:
 
 def assemble_components(subject: int | None = 1, reconstructors: str | os.PathLike | None = None,
                         root: str | os.PathLike | None = None, dtype: torch.dtype | None = None, architectures: dict | None = None,
-                        artefacts: list | None = None) -> tuple[dict, dict]:
+                        artefacts: list | None = None, device: str | torch.device | None = None) -> tuple[dict, dict]:
     """``NeuroClipsPipeline`` init arguments from the real checkpoints under ``root`` (see :func:`full_zoo_root`), and
     the versions (manifest revisions) written beside results. Missing files raise :class:`MissingWeightsError` with
     the command that fetches them, before anything is loaded.
 
+    Each component is read straight into ``dtype`` (the SDXL VAE into fp32), one tensor at a time, so the host
+    holds what is loaded so far plus about one tensor of the file being read; with ``device``, each component is
+    moved there as soon as it is loaded, so the host holds one component at a time.
+
     ``architectures`` overrides the real architectures (keys ``motion_adapter``, ``sparsectrl``, ``unclip6``,
     ``unclip6_size``, ``image_variation_vae``, ``bigg_model``), and ``artefacts`` the manifest: both for checkpoints of other sizes."""
-    from diffusers import DDIMScheduler, EulerDiscreteScheduler, UNetMotionModel
+    from diffusers import DDIMScheduler, EulerDiscreteScheduler
 
     from . import loaders
 
@@ -75,30 +79,38 @@ def assemble_components(subject: int | None = 1, reconstructors: str | os.PathLi
     if not report.complete:
         raise MissingWeightsError(report)
     artefacts = [s.artefact for s in report.statuses]
-    f32 = torch.float32  # convert and merge in fp32 as the reference does, then cast (spec §5.1)
+
+    def placed(module, dtype=dtype):
+        # .to(dtype) as before lean loading: transformers keeps BLIP-2's Q-Former in fp32, the zoo never did
+        return module.to(device=device, dtype=dtype)
 
     try:
-        motion = loaders.load_motion_adapter(_file(report, "animatediff", "v3_sd15_mm.ckpt"), arch["motion_adapter"], f32)
-        sd15 = report.root / "sd15"
-        unet2d, vae, text_encoder, tokenizer = loaders.load_base_model(_file(report, "base_model"), sd15, f32)
-        loaders.merge_domain_adapter(unet2d, _file(report, "animatediff", "v3_sd15_adapter.ckpt"), scale=1.0)
-        unet = UNetMotionModel.from_unet2d(unet2d, motion)
-        controlnet = loaders.load_sparsectrl(_file(report, "animatediff", "v3_sd15_sparsectrl_rgb.ckpt"), arch["sparsectrl"],
-                                             f32)
-        keyframe_unet, keyframe_vae = loaders.load_unclip6(_file(report, "mindeye2", "unclip6_epoch0_step110000.ckpt"),
-                                                           arch["unclip6"], f32, arch["unclip6_size"])
-        caption_model, caption_processor = loaders.load_blip2(report.root / "blip2", dtype=f32)
-        components = {
-            "blurry_vae": loaders.load_image_variation_vae(_file(report, "mindeye2", "sd_image_var_autoenc.pth"),
-                                                           arch["image_variation_vae"]),
-            "keyframe_unet": keyframe_unet, "keyframe_vae": keyframe_vae,
+        motion = loaders.load_motion_adapter(_file(report, "animatediff", "v3_sd15_mm.ckpt"), arch["motion_adapter"], dtype)
+        # the domain adapter is merged in fp32 before the cast, as the reference merges into its fp32 UNet (spec §5.1)
+        unet2d, vae, text_encoder, tokenizer = loaders.load_base_model(
+            _file(report, "base_model"), report.root / "sd15", dtype,
+            domain_adapter=_file(report, "animatediff", "v3_sd15_adapter.ckpt"), adapter_scale=1.0)
+        components = {"unet": placed(loaders.motion_unet(unet2d, motion)), "vae": placed(vae),
+                      "text_encoder": placed(text_encoder), "tokenizer": tokenizer}
+        del unet2d, motion
+        components["controlnet"] = placed(loaders.load_sparsectrl(
+            _file(report, "animatediff", "v3_sd15_sparsectrl_rgb.ckpt"), arch["sparsectrl"], dtype))
+        keyframe_unet, keyframe_vae = loaders.load_unclip6(
+            _file(report, "mindeye2", "unclip6_epoch0_step110000.ckpt"), arch["unclip6"], dtype, arch["unclip6_size"],
+            vae_dtype=torch.float32)  # the SDXL VAE stays fp32 (force_upcast)
+        components.update(keyframe_unet=placed(keyframe_unet), keyframe_vae=placed(keyframe_vae, torch.float32))
+        del keyframe_unet, keyframe_vae
+        caption_model, caption_processor = loaders.load_blip2(report.root / "blip2", dtype=dtype)
+        components.update(caption_model=placed(caption_model), caption_processor=caption_processor)
+        del caption_model
+        components["blurry_vae"] = placed(loaders.load_image_variation_vae(
+            _file(report, "mindeye2", "sd_image_var_autoenc.pth"), arch["image_variation_vae"], dtype))
+        components["image_encoder"] = placed(loaders.load_bigg(_file(report, "bigg", ".bin"), arch["bigg_model"], dtype))
+        components.update({
             "keyframe_scheduler": EulerDiscreteScheduler(**configs.UNCLIP6_SCHEDULER),
-            "caption_model": caption_model, "caption_processor": caption_processor,
-            "vae": vae, "text_encoder": text_encoder, "tokenizer": tokenizer, "unet": unet.eval(), "controlnet": controlnet,
-            "scheduler": DDIMScheduler(**configs.VIDEO_SCHEDULER),
-            "image_encoder": loaders.load_bigg(_file(report, "bigg", ".bin"), arch["bigg_model"]), "fusion_classifier": None,
+            "scheduler": DDIMScheduler(**configs.VIDEO_SCHEDULER), "fusion_classifier": None,
             "keyframe_colour_mapping": "mindeye2", "keyframe_offset_noise": configs.UNCLIP6_OFFSET_NOISE,
-            "keyframe_discretization": "sgm"}
+            "keyframe_discretization": "sgm"})
     except (RuntimeError, OSError, pickle.UnpicklingError) as err:  # safetensors' errors are OSError/RuntimeError too
         if isinstance(err, torch.cuda.OutOfMemoryError):
             raise
@@ -106,16 +118,13 @@ def assemble_components(subject: int | None = 1, reconstructors: str | os.PathLi
             f"a full-zoo checkpoint under {report.root} could not be read ({type(err).__name__}: {err}); a truncated "
             "or corrupt download? delete the file and fetch it again with `python -m neuroclips weights download "
             "--zoo full`") from err
-    for name, value in list(components.items()):
-        if isinstance(value, torch.nn.Module) and name != "keyframe_vae":  # the SDXL VAE stays fp32 (force_upcast)
-            components[name] = value.to(dtype)
     versions = {f"zoo/full/{a.name}": _version(a, report) for a in {a.name: a for a in artefacts}.values()
                 if a.name != "reconstructors"}
     components["perception"], components["semantics"] = None, None
     if subject is not None:
         rec_root = Path(reconstructors) if reconstructors is not None else report.root / "reconstructors"
         models, model_versions = load_reconstructors(subject, rec_root, dtype)
-        components.update(models)
+        components.update({k: m if device is None else m.to(device) for k, m in models.items()})
         versions.update(model_versions)
     return components, versions
 
