@@ -12,7 +12,7 @@ PACKAGE = ROOT / "neuroclips"
 
 # docs/architecture.md: a room may import leaves, its own modules and rooms on lower floors, nothing else
 FLOORS = {
-    0: {"_compat", "frames", "cortex", "io", "paths"},  # leaves
+    0: {"_compat", "frames", "cortex", "io", "noise", "paths"},  # leaves
     1: {"simulation", "metrics"},
     2: {"data"},
     3: {"models", "flatmaps", "results"},

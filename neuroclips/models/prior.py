@@ -14,9 +14,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from diffusers.utils.torch_utils import randn_tensor
 from rotary_embedding_torch import RotaryEmbedding
 from torch import nn
+
+from ..noise import rand, randint, randn
 
 
 class LayerNorm(nn.Module):
@@ -166,7 +167,7 @@ class PriorNetwork(nn.Module):
                 return torch.ones(b, 1, 1, dtype=torch.bool, device=image_embed.device)
             if p >= 1:
                 return torch.zeros(b, 1, 1, dtype=torch.bool, device=image_embed.device)
-            return (torch.rand(b, generator=generator, device=image_embed.device) >= p)[:, None, None]
+            return (rand((b,), generator, image_embed.device) >= p)[:, None, None]
 
         brain_embed = torch.where(keep(brain_cond_drop_prob), brain_embed, self.null_brain_embeds.to(brain_embed.dtype)[None])
         image_embed = torch.where(keep(image_cond_drop_prob), image_embed, self.null_image_embed.to(image_embed.dtype)[None])
@@ -207,8 +208,8 @@ class DiffusionPrior(nn.Module):
     def loss(self, image_embed: torch.Tensor, brain_embed: torch.Tensor, generator: torch.Generator | None = None):
         """(MSE of the x₀ prediction, the prediction) at random timesteps."""
         b, dev = len(image_embed), image_embed.device
-        t = torch.randint(0, self.num_timesteps, (b,), generator=generator, device=dev)
-        noise = torch.randn(image_embed.shape, generator=generator, device=dev, dtype=image_embed.dtype)
+        t = randint(0, self.num_timesteps, (b,), generator, dev)
+        noise = randn(image_embed.shape, generator, dev, image_embed.dtype)
         noisy = self.scheduler.add_noise(image_embed, noise, t)
         pred = self.net(noisy, t, brain_embed, self.cond_drop_prob, self.cond_drop_prob, generator=generator)
         return F.mse_loss(pred, image_embed), pred
@@ -220,10 +221,8 @@ class DiffusionPrior(nn.Module):
         acp = self.scheduler.alphas_cumprod.to(dev, torch.float32)
         acp_prev = F.pad(acp[:-1], (1, 0), value=1.0)
         times = dalle2_ddim_times(num_inference_steps, self.num_timesteps)
-        # noise from the generator's device (a CPU generator on a GPU host, as diffusers' randn_tensor); the sampler's
-        # arithmetic in fp32, the network in its own dtype
-        x = randn_tensor((b, self.net.num_tokens, brain_embed.shape[-1]), generator=generator, device=dev,
-                         dtype=torch.float32)
+        # the sampler's arithmetic in fp32, the network in its own dtype
+        x = randn((b, self.net.num_tokens, brain_embed.shape[-1]), generator, dev)
         for time, time_next in zip(times[:-1], times[1:]):
             t = torch.full((b,), time, device=dev, dtype=torch.long)
             x0 = self.net(x.to(brain_embed.dtype), t, brain_embed).float()
@@ -238,6 +237,6 @@ class DiffusionPrior(nn.Module):
             a, a_next = acp_prev[time], acp_prev[time_next]
             c1 = eta * ((1 - a / a_next) * (1 - a_next) / (1 - a)).sqrt()
             c2 = ((1 - a_next) - c1 ** 2).sqrt()
-            noise = randn_tensor(x.shape, generator=generator, device=dev, dtype=torch.float32) if time_next > 0 else 0.0
+            noise = randn(x.shape, generator, dev) if time_next > 0 else 0.0
             x = x0 * a_next.sqrt() + c1 * noise + c2 * eps
         return x

@@ -19,6 +19,7 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
 from ..frames import FPS_VIDEO, VIDEO_FRAMES, resize_frames, to_uint8
+from ..noise import randint
 from .prompts import GENERIC_PROMPT, video_prompt
 from .settings import FUSION_METHODS, NULLABLE_SETTINGS, GuidanceSettings, stage_generators
 from .video import interpolate_frames
@@ -388,7 +389,7 @@ class NeuroClipsPipeline(DiffusionPipeline):
         """
         s = self._call_settings("__call__", settings, guidance)
         if s.seed is None and generator is not None:
-            s = s.replace(seed=int(torch.randint(0, 2**62, (1,), generator=generator)))
+            s = s.replace(seed=int(randint(0, 2**62, (1,), generator)))
         # 1.-4. Check the inputs; blurry video (α), keyframe (β) and its caption (γ)
         conditions = self.prepare_conditions(fmri, s, keyframe_needed=control_frame is None, control_frame=control_frame)
         # 5. Text-to-video with α, β, γ

@@ -15,6 +15,7 @@ mapping of the decoded image (``colour_mapping="mindeye2"``) instead of ``(x + 1
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ from diffusers import DiffusionPipeline
 from diffusers.models.embeddings import get_timestep_embedding
 from diffusers.utils import BaseOutput
 
+from ..noise import randn
 from .settings import KEYFRAME_UNCONDITIONALS
 
 COLOUR_MAPPINGS = ("symmetric", "mindeye2")
@@ -105,27 +107,36 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
 
         from ..frames import to_unit
 
-        vae = self._upcast_vae()
-        x = to_unit(image, vae.device, vae.dtype)
-        return retrieve_latents(vae.encode(x), generator=generator) * vae.config.scaling_factor
+        with self.vae_precision() as vae:
+            x = to_unit(image, vae.device, vae.dtype)
+            return retrieve_latents(vae.encode(x), generator=generator) * vae.config.scaling_factor
 
     def prepare_latents(self, batch: int, generator, dtype, device) -> torch.Tensor:
         size = self.unet.config.sample_size
         shape = (batch, self.unet.config.in_channels, size, size)
-        latents = torch.randn(shape, generator=generator, dtype=torch.float32) * self.scheduler.init_noise_sigma
+        latents = randn(shape, generator, device) * self.scheduler.init_noise_sigma
         if self.config.offset_noise:  # sgm's unclip_recon: eps + offset * N(0, 1), one draw per sample, times sigma_max
-            offset = torch.randn((batch, 1, 1, 1), generator=generator, dtype=torch.float32)
+            offset = randn((batch, 1, 1, 1), generator, device)
             latents = latents + self.config.offset_noise * float(self.scheduler.sigmas.max()) * offset
         return latents.to(device=device, dtype=dtype)
 
-    def _upcast_vae(self):
-        if self.vae.dtype == torch.float16 and getattr(self.vae.config, "force_upcast", False):
-            self.vae.to(torch.float32)  # the SDXL VAE overflows in fp16 (diffusers' force_upcast)
-        return self.vae
+    @contextlib.contextmanager
+    def vae_precision(self):
+        """The VAE in fp32 while it runs when it is fp16 and its config says ``force_upcast`` (the SDXL VAE overflows
+        in fp16), then back in its dtype: the mini zoo shares this VAE with the video model, which must find it in
+        the dtype of its stage (as diffusers' SDXL pipelines cast it back after decoding)."""
+        vae, dtype = self.vae, self.vae.dtype
+        if dtype == torch.float16 and getattr(vae.config, "force_upcast", False):
+            vae.to(torch.float32)
+        try:
+            yield vae
+        finally:
+            if vae.dtype != dtype:
+                vae.to(dtype)
 
     def decode_latents(self, latents: torch.Tensor) -> np.ndarray:
-        vae = self._upcast_vae()
-        image = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample.float()
+        with self.vae_precision() as vae:
+            image = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample.float()
         if self.config.colour_mapping == "mindeye2":
             x = (0.8 * image + 0.2).clamp(0, 1) * 255  # MindEye2's unclip_recon mapping (spec §4.2)
         else:
@@ -152,7 +163,7 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         if unconditional not in KEYFRAME_UNCONDITIONALS:
             raise ValueError(f"unconditional must be one of {list(KEYFRAME_UNCONDITIONALS)}, got {unconditional!r}")
         if unconditional == "noise":
-            uncond = torch.randn(cond.shape, generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
+            uncond = randn(cond.shape, generator, device, dtype)
         else:
             uncond = torch.zeros_like(cond)
         context = torch.cat([uncond, cond]) if do_cfg else cond

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from diffusers import AnimateDiffSparseControlNetPipeline
 from diffusers.utils import BaseOutput
-from diffusers.utils.torch_utils import randn_tensor
 
 from ..frames import VIDEO_FRAMES, to_uint8, to_unit
+from ..noise import randn
 from .alpha import ALPHA_MODES
 from .prompts import NEGATIVE_PROMPT
 
@@ -129,10 +129,10 @@ class NeuroClipsVideoPipeline(AnimateDiffSparseControlNetPipeline):
         shape = (1, self.unet.config.in_channels, num_frames, h, w)
         if blurry_video is not None:
             z = self.encode_frames(blurry_video, generator)
-            noise = randn_tensor(shape, generator=generator, device=device, dtype=prompt_embeds.dtype)
+            noise = randn(shape, generator, device, prompt_embeds.dtype)
             latents = self.alpha_latents(z.to(noise.dtype), noise, alpha_mode, alpha_strength)
         else:
-            latents = randn_tensor(shape, generator=generator, device=device, dtype=prompt_embeds.dtype)
+            latents = randn(shape, generator, device, prompt_embeds.dtype)
             latents = latents * self.scheduler.init_noise_sigma
         extra = self.prepare_extra_step_kwargs(generator, eta)
         # 6. Denoising loop
@@ -152,6 +152,6 @@ class NeuroClipsVideoPipeline(AnimateDiffSparseControlNetPipeline):
                 noise_pred = uncond + guidance_scale * (text - uncond)
             latents = self.scheduler.step(noise_pred, t, latents, **extra).prev_sample
         # 7. Decode frame by frame, (x/2 + 0.5) clamped (spec §5.5)
-        frames = to_uint8(self.decode_latents(latents)[0].transpose(0, 1))
+        frames = to_uint8(self.decode_latents(latents.to(self.vae.dtype))[0].transpose(0, 1))
         self.maybe_free_model_hooks()
         return VideoOutput(frames=frames, timesteps=[int(t) for t in timesteps], controlnet_calls=calls)

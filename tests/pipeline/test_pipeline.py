@@ -178,7 +178,16 @@ def test_save_pretrained_round_trip(pipe, fmri, base, tmp_path):
     loaded = NeuroClipsPipeline.from_pretrained(tmp_path / "pipe")
     assert loaded.fusion_classifier is not None and loaded.image_encoder is not None
     assert loaded.default_settings == pipe.default_settings  # the zoo's defaults travel with the pipeline
-    np.testing.assert_array_equal(loaded(fmri, seed=0, **FAST).video, base.video)
+    for name, module in pipe.components.items():  # every weight comes back bit for bit
+        if isinstance(module, torch.nn.Module):
+            restored = getattr(loaded, name).state_dict()
+            assert type(getattr(loaded, name)) is type(module)
+            assert all(torch.equal(v, restored[k]) for k, v in module.state_dict().items()), name
+    # the same weights at another memory alignment (safetensors maps the file) may take other CPU kernel paths:
+    # ~1e-6 apart in PR's latents, which can move a pixel by one grey level and no more
+    video = loaded(fmri, seed=0, **FAST).video
+    assert np.abs(video.astype(int) - base.video.astype(int)).max() <= 1
+    assert (video != base.video).mean() < 1e-3
 
 
 def test_interpolation_matches_the_reference():
