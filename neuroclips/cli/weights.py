@@ -1,4 +1,4 @@
-"""Weights and full-zoo commands: ``weights``, ``bench-full``, ``memory-plan``."""
+"""Weights and full-zoo commands: ``weights``, ``bench-full``, ``memory-plan``, ``bench-load``."""
 
 from __future__ import annotations
 
@@ -43,6 +43,24 @@ def register(subparsers) -> None:
     p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=memory_plan)
+
+    from ..evaluation.bench_load import COMPONENTS, DEFAULT_COMPONENTS, RECIPES
+
+    p = subparsers.add_parser("bench-load", help="peak host memory of loading each full-zoo component from its real "
+                              "file format, on full-size synthetic checkpoints with random weights (no downloads)")
+    p.add_argument("--components", default=",".join(DEFAULT_COMPONENTS),
+                   help=f"comma-separated, from {', '.join(COMPONENTS)}, or 'all' (default: %(default)s)")
+    p.add_argument("--dtype", choices=["fp16", "bf16", "fp32"], default="fp16", help="the target dtype")
+    p.add_argument("--dir", default="/tmp/neuroclips-bench-load",
+                   help="where the synthetic checkpoints are written once and kept (tens of GB; default: %(default)s)")
+    p.add_argument("--json", help="write the results here too")
+    p.add_argument("--recipe", choices=RECIPES, default="lean",
+                   help="lean: the loaders as assemble_components calls them; fp32-then-cast: load in fp32, then cast "
+                        "(how the full zoo loaded before issue 19)")
+    p.add_argument("--code", help="load with the neuroclips of this checkout (e.g. a git worktree of an older commit)")
+    p.add_argument("--max-rss-gib", type=float, default=13.0,
+                   help="stop a load whose resident set passes this (default: %(default)s)")
+    p.set_defaults(func=bench_load)
 
 
 def _mini_weights(args: argparse.Namespace) -> int:
@@ -108,3 +126,15 @@ def memory_plan(args: argparse.Namespace) -> int:
     p = plan(bytes_per_param=4 if args.dtype == "fp32" else 2)
     print(json.dumps(p, indent=2) if args.json else format_plan(p))
     return 0
+
+
+def bench_load(args: argparse.Namespace) -> int:
+    from ..evaluation.bench_load import COMPONENTS, bench_load as run
+
+    components = COMPONENTS if args.components == "all" else tuple(c.strip() for c in args.components.split(",") if c.strip())
+    result = run(components, args.dir, args.dtype, args.recipe, args.code, args.max_rss_gib)
+    if args.json:
+        from ..io import atomic_write_json
+
+        atomic_write_json(args.json, result)
+    return 0 if all(r.get("within_target") for r in result["results"]) else 1

@@ -22,6 +22,7 @@ import torch
 logger = logging.getLogger(__name__)
 
 _MADV_DONTNEED = 4  # Linux; on a clean private file mapping it drops the pages, a later read maps the file again
+_CHUNK_BYTES = 256 << 20  # larger tensors are copied (and their pages released) in slices of this size
 
 
 def read_lazy(path: str | os.PathLike) -> dict:
@@ -105,8 +106,18 @@ def cast_state_dict(state_dict: dict, dtype: torch.dtype | None, source: str | o
     out = {}
     for key, tensor in state_dict.items():
         target = dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype
-        out[key] = tensor.to(dtype=target, copy=True)
-        release_pages(tensor, ranges)
+        if ranges and tensor.is_contiguous() and tensor.numel() * tensor.element_size() > _CHUNK_BYTES:
+            # one tensor can be GBs (SR's token projection is 7 GB in fp32): copy and release it in slices
+            copy = torch.empty(tensor.shape, dtype=target)
+            src, dst = tensor.view(-1), copy.view(-1)
+            step = max(1, _CHUNK_BYTES // tensor.element_size())
+            for i in range(0, src.numel(), step):
+                dst[i:i + step].copy_(src[i:i + step])
+                release_pages(src[i:i + step], ranges)
+            out[key] = copy
+        else:
+            out[key] = tensor.to(dtype=target, copy=True)
+            release_pages(tensor, ranges)
     return out
 
 

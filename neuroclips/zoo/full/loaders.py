@@ -162,10 +162,11 @@ def merge_domain_adapter(unet: torch.nn.Module, path: str | os.PathLike, scale: 
     return n
 
 
-def merge_domain_adapter_into_state_dict(state_dict: dict, path: str | os.PathLike, scale: float = 1.0) -> int:
-    """:func:`merge_domain_adapter` on a UNet's diffusers state dict before it is cast: each merged weight becomes
-    fp32 ``W + scale * up @ down`` (W at the file's precision), so casting afterwards gives exactly what merging
-    into an fp32 UNet and casting it gave. Returns the number of layers merged."""
+def merge_domain_adapter_into_state_dict(state_dict: dict, path: str | os.PathLike, scale: float = 1.0,
+                                         dtype: torch.dtype | None = None) -> int:
+    """:func:`merge_domain_adapter` on a UNet's diffusers state dict before it is cast: each merged weight is
+    ``W + scale * up @ down`` computed in fp32 (W at the file's precision), then cast to ``dtype`` (default fp32):
+    exactly what merging into an fp32 UNet and casting it gave. Returns the number of layers merged."""
     n = 0
     for down_key, name, delta in _domain_adapter_deltas(path):
         weight = state_dict.get(f"{name}.weight")
@@ -174,7 +175,7 @@ def merge_domain_adapter_into_state_dict(state_dict: dict, path: str | os.PathLi
         if delta.shape != weight.shape:
             raise CheckpointMismatchError(f"domain adapter: {name} is {tuple(weight.shape)}, LoRA gives "
                                           f"{tuple(delta.shape)}")
-        state_dict[f"{name}.weight"] = weight.float() + scale * delta
+        state_dict[f"{name}.weight"] = (weight.float() + scale * delta).to(dtype or torch.float32)
         n += 1
     return n
 
@@ -203,7 +204,7 @@ def load_base_model(path: str | os.PathLike, sd15_dir: str | os.PathLike, dtype:
     unet_config = UNet2DConditionModel.load_config(str(sd15_dir), subfolder="unet", local_files_only=True)
     unet_sd = convert_ldm_unet_checkpoint(parts["model.diffusion_model."], unet_config)  # renames only
     if domain_adapter is not None:
-        merge_domain_adapter_into_state_dict(unet_sd, domain_adapter, adapter_scale)
+        merge_domain_adapter_into_state_dict(unet_sd, domain_adapter, adapter_scale, dtype)
     unet = load_exactly(_empty_from_config(UNet2DConditionModel, unet_config), cast_state_dict(unet_sd, dtype, path),
                         f"base model UNet {name}").to(dtype)
     vae = AutoencoderKL.from_single_file(cast_state_dict(parts["first_stage_model."], dtype, path),
@@ -298,11 +299,36 @@ def load_image_variation_vae(path: str | os.PathLike, config: dict | None = None
 
 # ------------------------------------------------------------------------------------------------ captions, CLIP
 def load_blip2(folder: str | os.PathLike, dtype: torch.dtype = torch.float32):
-    """BLIP-2 from the folder the manifest downloads at the pinned revision (spec §4.3) -> (model, processor)."""
-    from transformers import Blip2ForConditionalGeneration, Blip2Processor
+    """BLIP-2 from the folder the manifest downloads at the pinned revision (spec §4.3) -> (model, processor).
 
-    model = Blip2ForConditionalGeneration.from_pretrained(folder, dtype=dtype, local_files_only=True)
-    return model.eval(), Blip2Processor.from_pretrained(folder, local_files_only=True)
+    Its safetensors shards are read here, one tensor at a time, in ``dtype`` (the modules transformers keeps in
+    fp32, the Q-Former and query tokens, at the file's precision), and handed to ``from_pretrained(state_dict=)``:
+    transformers' own loader keeps every page it has read of the 15 GB of fp32 shards mapped until it returns."""
+    import json
+
+    from transformers import Blip2Config, Blip2ForConditionalGeneration, Blip2Processor, GenerationConfig
+
+    folder = Path(folder)
+    processor = Blip2Processor.from_pretrained(folder, local_files_only=True)
+    index = folder / "model.safetensors.index.json"
+    shards = ([folder / f for f in sorted(set(json.loads(index.read_text())["weight_map"].values()))] if index.exists()
+              else [folder / "model.safetensors"] if (folder / "model.safetensors").exists() else [])
+    if not shards:  # another format (pytorch_model.bin): transformers reads it
+        model = Blip2ForConditionalGeneration.from_pretrained(folder, dtype=dtype, local_files_only=True)
+        return model.eval(), processor
+    fp32_modules = tuple(Blip2ForConditionalGeneration._keep_in_fp32_modules or ())
+    state_dict = {}
+    for shard in shards:
+        lazy = read_checkpoint(shard)
+        kept = {k: v for k, v in lazy.items() if any(m in k.split(".") for m in fp32_modules)}
+        state_dict.update(cast_state_dict(kept, None, shard))
+        state_dict.update(cast_state_dict({k: v for k, v in lazy.items() if k not in kept}, dtype, shard))
+        del lazy, kept
+    model = Blip2ForConditionalGeneration.from_pretrained(
+        None, config=Blip2Config.from_pretrained(folder, local_files_only=True), state_dict=state_dict, dtype=dtype)
+    if (folder / "generation_config.json").exists():
+        model.generation_config = GenerationConfig.from_pretrained(folder, local_files_only=True)
+    return model.eval(), processor
 
 
 def load_bigg(path: str | os.PathLike, model_name: str = configs.BIGG_MODEL, dtype: torch.dtype = torch.float32):
