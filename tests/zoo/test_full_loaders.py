@@ -312,8 +312,9 @@ def test_blip2_from_the_downloaded_folder(tmp_path):
     assert isinstance(caption[0], str)
 
 
-def test_full_zoo_assembles_from_real_formats_and_reconstructs(tmp_path, sd15_folder):
-    """A whole full-zoo folder of tiny checkpoints in the real files' formats -> NeuroClipsPipeline -> one clip."""
+def tiny_full_zoo(tmp_path, sd15_folder):
+    """A whole full-zoo folder of tiny checkpoints in the real files' formats under ``tmp_path / "full"``: (root,
+    architectures, manifest artefacts with the tiny files' sizes, the domain adapter's LoRA)."""
     import dataclasses
     import json
     import shutil
@@ -322,12 +323,9 @@ def test_full_zoo_assembles_from_real_formats_and_reconstructs(tmp_path, sd15_fo
     from diffusers import AutoencoderKL, MotionAdapter, SparseControlNetModel, UNet2DConditionModel
     from transformers import Blip2Processor
 
-    from neuroclips.data import load_subject
-    from neuroclips.paths import demo_data_dir
-    from neuroclips.pipeline import NeuroClipsPipeline
     from neuroclips.paths import reconstructor_dir
     from neuroclips.zoo import zoo_dir
-    from neuroclips.zoo.full import assemble_components, load_manifest
+    from neuroclips.zoo.full import load_manifest
 
     root = tmp_path / "full"
     f = sd15_folder
@@ -385,6 +383,21 @@ def test_full_zoo_assembles_from_real_formats_and_reconstructs(tmp_path, sd15_fo
         arts.append(dataclasses.replace(a, files=files))
     arch = {"motion_adapter": TINY_MOTION, "sparsectrl": TINY_SPARSECTRL, "unclip6": unclip_cfg, "unclip6_size": 32,
             "image_variation_vae": TINY_VAE, "bigg_model": "TinyBigG"}
+    return root, arch, arts, lora
+
+
+def test_full_zoo_assembles_from_real_formats_and_reconstructs(tmp_path, sd15_folder):
+    """A whole full-zoo folder of tiny checkpoints in the real files' formats -> NeuroClipsPipeline -> one clip."""
+    import json
+
+    from neuroclips.data import load_subject
+    from neuroclips.paths import demo_data_dir, reconstructor_dir
+    from neuroclips.pipeline import NeuroClipsPipeline
+    from neuroclips.zoo.full import assemble_components
+
+    root, arch, arts, lora = tiny_full_zoo(tmp_path, sd15_folder)
+    f = sd15_folder
+    sr_config = json.loads((reconstructor_dir(1, "semantics") / "config.json").read_text())
     components, versions = assemble_components(subject=1, reconstructors=demo_data_dir() / "reconstructors", root=root,
                                                dtype=torch.float32, architectures=arch, artefacts=arts)
     assert versions["zoo/full/animatediff"] == "fdfe36afa161" and versions["zoo/full/blip2"] == "51572668da0e"
