@@ -42,3 +42,8 @@ def apply_torchvision_shim() -> bool:
     globals()["_TORCHVISION_LIB"] = lib
     _APPLIED = True
     return True
+
+
+def shim_applied() -> bool:
+    """Whether :func:`apply_torchvision_shim` defined the schemas in this process (``doctor`` reports it)."""
+    return _APPLIED

@@ -11,7 +11,8 @@ from neuroclips.cli.guidance import guidance_from_args
 # today's commands, in the order `--help` lists them
 COMMANDS = ["build-demo-data", "convert-cc2017", "data-info", "train-zoo", "train-pr", "train-sr",
             "evaluate-reconstructors", "evaluate-zoo", "bench-zoo", "reconstruct", "bench", "train-fusion", "evaluate",
-            "train-classifier", "evaluate-fusion", "weights", "bench-full", "memory-plan", "export-flatmaps"]
+            "train-classifier", "evaluate-fusion", "weights", "bench-full", "memory-plan", "bench-load", "export-flatmaps",
+            "doctor"]
 
 
 def run(*args, **kw):
@@ -112,3 +113,34 @@ def test_data_info_on_the_shipped_world(capsys):
     assert main(["data-info", "--subject", "1", "--clip", "3"]) == 0
     out = capsys.readouterr().out
     assert '"source": "simulated"' in out and '"frames_shape": [\n      6,' in out
+
+
+def test_cli_errors_are_one_line_messages_not_tracebacks(capsys, monkeypatch):
+    """What a user or a host causes (an unfinished feature, an unreadable file, a missing variable) is one line naming
+    the cause and the fix, exit status 2; a bug is one line too, exit status 3, and -v prints its traceback."""
+    from neuroclips.cli import main
+
+    assert main(["train-pr", "--subject", "1", "--config", "full", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: NotImplementedError: training the full-size PR") and "Traceback" not in err
+    monkeypatch.delenv("NEUROCLIPS_CC2017_ROOT", raising=False)
+    assert main(["data-info", "--data", "cc2017", "--subject", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--root DIR" in err and "NEUROCLIPS_CC2017_ROOT" in err and "Traceback" not in err
+    assert main(["export-flatmaps", "--subject", "1", "--perception", __file__]) == 2
+    err = capsys.readouterr().err
+    assert __file__ in err and "not a readable PyTorch checkpoint" in err and "Traceback" not in err
+
+    from neuroclips.cli import build_parser
+
+    def bug(args):
+        raise ZeroDivisionError("division by zero")
+
+    parser = build_parser()
+    parser._subparsers._group_actions[0].choices["data-info"].set_defaults(func=bug)
+    monkeypatch.setattr("neuroclips.cli.build_parser", lambda: parser)
+    assert main(["data-info", "--subject", "1"]) == 3
+    err = capsys.readouterr().err
+    assert "unexpected ZeroDivisionError" in err and "-v" in err and "Traceback" not in err
+    assert main(["-v", "data-info", "--subject", "1"]) == 3
+    assert "Traceback" in capsys.readouterr().err

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import pickle
 import sys
+import traceback
 
 from . import data, doctor, evaluation, flatmaps, pipeline, reconstructors, space, weights, zoo
 
@@ -46,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what a user's input or host can cause (bad files, values, environment, a missing GPU, an unfinished feature): one
+# line naming the cause and the fix, never a traceback (-v adds it); anything else is reported as a bug
+USER_ERRORS = (ValueError, KeyError, IndexError, OSError, NotImplementedError, RuntimeError, ImportError,
+               pickle.UnpicklingError, EOFError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -53,9 +61,22 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (DataError, IndexError, ValueError, KeyError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (DataError, *USER_ERRORS) as err:
+        if args.verbose:
+            traceback.print_exc()
+        message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+        kind = "" if isinstance(err, (DataError, ValueError, FileNotFoundError)) else f"{type(err).__name__}: "
+        print(f"error: {kind}{message or type(err).__name__}", file=sys.stderr)
         return 2
+    except Exception as err:  # noqa: BLE001 - a bug: say so in one line, the traceback with -v
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: unexpected {type(err).__name__}: {err} (a bug in neuroclips; rerun with -v for the traceback "
+              "and report it)", file=sys.stderr)
+        return 3
 
 
 __all__ = ["COMMANDS", "GROUPS", "build_parser", "main"]

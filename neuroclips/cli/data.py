@@ -13,7 +13,7 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     from ..data import SOURCES
 
     p.add_argument("--data", choices=SOURCES, default="simulated", help="data source (default: simulated)")
-    p.add_argument("--root", help="cc2017 dataset folder (for --data cc2017)")
+    p.add_argument("--root", help="cc2017 dataset folder (for --data cc2017; default: $NEUROCLIPS_CC2017_ROOT)")
 
 
 def simulated_subjects(given: list[int] | None) -> list[int]:

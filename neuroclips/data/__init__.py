@@ -14,14 +14,17 @@ SOURCES = ("simulated", "cc2017")
 def load_subject(source: str, subject: int, root: str | os.PathLike | None = None,
                  cache: str | os.PathLike | None = None) -> SubjectData:
     """Open one subject of a source: ``"simulated"`` (default root: the shipped demo data) or ``"cc2017"``
-    (``root`` = the folder holding the dataset's ``.pt`` files)."""
+    (``root`` = the folder holding the dataset's ``.pt`` files; default ``$NEUROCLIPS_CC2017_ROOT``)."""
     from ..paths import cache_dir
 
     if source == "simulated":
         return SimulatedSubject(subject, root=root, cache=cache)
     if source == "cc2017":
+        root = root if root is not None else os.environ.get("NEUROCLIPS_CC2017_ROOT") or None
         if root is None:
-            raise DataError("cc2017 needs root=<folder with subj0N_*_fmri.pt, GT_*_3fps.pt, GT_*_caption.pt>")
+            raise DataError("cc2017 needs its folder (subj0N_*_fmri.pt, GT_*_3fps.pt, GT_*_caption.pt, from the "
+                            "gongzx/cc2017_dataset dataset repo): pass --root DIR (root= in Python) or set "
+                            "NEUROCLIPS_CC2017_ROOT")
         return CC2017Subject(root, subject, cache=cache if cache is not None else cache_dir())
     raise DataError(f"unknown data source {source!r}; choose one of {SOURCES}")
 

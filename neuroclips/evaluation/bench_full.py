@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
 
 from ..zoo.full import configs
 from ..zoo.full.memory import CC2017_VOXELS
+from .timing import time_stages
 
 SD15_UNET = dict(block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
                  layers_per_block=2, sample_size=32)  # 256-px video (spec §5.1)
@@ -116,24 +116,13 @@ def bench_random(device: str | None = None, dtype: torch.dtype | None = None, re
         "caption": lambda: pipe.caption_model.generate(pixel_values=pixels, max_new_tokens=20, min_new_tokens=20),
         "video": video,
     }
-    times: dict[str, list[float]] = {k: [] for k in stages}
-    peaks: dict[str, float] = {}
-    with torch.no_grad():
-        for r in range(repeats + 1):
-            for name, fn in stages.items():
-                if cuda:
-                    torch.cuda.synchronize(device)
-                    torch.cuda.reset_peak_memory_stats(device)
-                t = time.perf_counter()
-                out = fn()
-                if cuda:
-                    torch.cuda.synchronize(device)
-                    peaks[name] = max(peaks.get(name, 0.0), torch.cuda.max_memory_allocated(device) / 2**30)
-                times[name].append(time.perf_counter() - t)
-                if name in ("blurry", "keyframe"):
-                    state[name] = out
-    cold = {k: round(v[0], 3) for k, v in times.items()}
-    warm = {k: round(float(np.median(v[1:])), 3) if len(v) > 1 else None for k, v in times.items()}
+
+    def keep(name, out):
+        if name in ("blurry", "keyframe"):
+            state[name] = out
+
+    measured = time_stages(stages, device, repeats, on_output=keep)
+    cold, warm = measured["cold"], measured["warm"]
     return {"device": torch.cuda.get_device_name(device) if cuda else "cpu", "dtype": str(dtype).replace("torch.", ""),
             "torch": torch.__version__, "build_seconds": round(build_s, 1),
             "resident_weights_gib": round(resident / 2**30, 2) if resident is not None else None,
@@ -141,4 +130,4 @@ def bench_random(device: str | None = None, dtype: torch.dtype | None = None, re
                                              "prior": s.prior_steps},
             "cold_seconds": cold, "warm_seconds_median": warm,
             "warm_total_seconds": round(sum(v for v in warm.values() if v), 2) if repeats else None,
-            "peak_gib_per_stage": {k: round(v, 2) for k, v in peaks.items()} or None, "repeats": repeats}
+            "peak_gib_per_stage": measured["peak_gib"], "repeats": repeats}

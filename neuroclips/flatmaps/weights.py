@@ -45,7 +45,12 @@ def load_state_dict(path: str | os.PathLike) -> dict:
         return load_file(str(path))
     import torch
 
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises anything from IndexError to UnpicklingError on a file that is no checkpoint
+        raise ValueError(f"{path} is not a readable PyTorch checkpoint ({type(err).__name__}: {err}); pass the model's "
+                         "folder (sub-NN/perception or sub-NN/semantics, with a .safetensors file) or the .pth that "
+                         "train-pr/train-sr wrote") from None
     for key in ("model_state_dict", "state_dict", "model"):  # common wrappers (the reference saves the first)
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]

@@ -16,6 +16,7 @@ mapping of the decoded image (``colour_mapping="mindeye2"``) instead of ``(x + 1
 from __future__ import annotations
 
 import contextlib
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,7 +184,9 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
         if image is not None:
             z = self.encode_image(image, generator).to(dtype)
             latents = self.scheduler.add_noise(z, latents / self.scheduler.init_noise_sigma, timesteps[:1])
-        # 5. Denoising loop
+        # 5. Denoising loop (a scheduler that draws noise, such as Euler, draws it from the generator, not the global
+        # RNG, even where the draw is scaled to zero)
+        step_kwargs = {"generator": generator} if "generator" in inspect.signature(self.scheduler.step).parameters else {}
         for t in self.progress_bar(timesteps):
             model_in = torch.cat([latents] * 2) if do_cfg else latents
             model_in = self.scheduler.scale_model_input(model_in, t)
@@ -191,7 +194,7 @@ class UnCLIPKeyframePipeline(DiffusionPipeline):
             if do_cfg:
                 uncond, text = noise.chunk(2)
                 noise = uncond + guidance_scale * (text - uncond)
-            latents = self.scheduler.step(noise, t, latents).prev_sample
+            latents = self.scheduler.step(noise, t, latents, **step_kwargs).prev_sample
         # 6. Decode
         images = self.decode_latents(latents) if output_type == "np" else None
         return KeyframeOutput(images=images, latents=latents)

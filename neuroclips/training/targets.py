@@ -65,13 +65,15 @@ def teacher_augment(x, generator):
     import torch
     import torch.nn.functional as F
 
+    from ..noise import rand, randint
+
     n = len(x)
 
     def u(lo, hi):
-        return lo + (hi - lo) * torch.rand(n, 1, 1, 1, generator=generator)
+        return lo + (hi - lo) * rand((n, 1, 1, 1), generator, x.device)
 
     def p(prob):
-        return torch.rand(n, 1, 1, 1, generator=generator) < prob
+        return rand((n, 1, 1, 1), generator, x.device) < prob
 
     gray = (0.299 * x[:, :1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
     j = x * u(0.6, 1.4)
@@ -84,7 +86,7 @@ def teacher_augment(x, generator):
     x = torch.where(p(0.1) & (x > 0.5), 1 - x, x)
     h = x.shape[-1]
     c = int(round(h * 0.9 ** 0.5))
-    oy, ox = (int(v) for v in torch.randint(0, h - c + 1, (2,), generator=generator))
+    oy, ox = (int(v) for v in randint(0, h - c + 1, (2,), generator))
     return F.interpolate(x[..., oy:oy + c, ox:ox + c], size=(h, h), mode="bilinear", align_corners=False)
 
 
