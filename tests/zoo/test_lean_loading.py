@@ -279,3 +279,40 @@ def test_loading_holds_the_model_plus_a_fraction_of_the_file(medium_checkpoints)
                 f"{file_bytes[k] / 2**20:.0f} MiB of files")
             for k, r in results.items() if r["growth"] > r["model_bytes"] + file_bytes[k] // 2}
     assert not over, over
+
+
+def test_legacy_torch_files_are_read_whole(tmp_path):
+    """A pre-zip torch file cannot be mapped: it is read whole, with a warning, and cast all the same."""
+    torch.save({"state_dict": {"w": torch.arange(6.0)}}, tmp_path / "old.pth", _use_new_zipfile_serialization=False)
+    sd = lean.read_state_dict(tmp_path / "old.pth", torch.bfloat16, ("state_dict",))
+    assert torch.equal(sd["w"], torch.arange(6.0, dtype=torch.bfloat16))
+
+
+def test_bench_writers_stream_the_real_formats(tmp_path):
+    """bench-load's writers: torch's zip format (nested container, a tensor's own values kept, the others random)
+    and safetensors, each read back by the libraries themselves."""
+    from safetensors import safe_open
+
+    from neuroclips.evaluation import bench_load as bench
+
+    pe = layouts.sinusoidal_positional_encoding(8, 32)
+    container = {"controlnet": {"a.weight": bench._Spec((64, 32), torch.float32),
+                                "a.pos_encoder.pe": bench._Spec(pe.shape, pe.dtype, pe),
+                                "ids": bench._Spec((1, 77), torch.int64, torch.arange(77)[None])},
+                 "animatediff_config": {"x": 1}, "global_step": 3}
+    rng = bench._RandomBytes()
+    bench.write_torch_checkpoint(tmp_path / "x.ckpt", container, rng)
+    for mmap in (True, False):
+        back = torch.load(tmp_path / "x.ckpt", mmap=mmap, weights_only=True)
+        assert back["global_step"] == 3 and back["animatediff_config"] == {"x": 1}
+        assert torch.equal(back["controlnet"]["a.pos_encoder.pe"], pe)
+        assert torch.equal(back["controlnet"]["ids"], torch.arange(77)[None])
+        w = back["controlnet"]["a.weight"]
+        assert w.shape == (64, 32) and torch.isfinite(w).all() and 0.01 < w.std() < 0.03
+    specs = {"w": bench._Spec((10, 3), torch.float16), "tied": bench._Spec((10, 3), torch.float16, fill_as="w"),
+             "ids": bench._Spec((4,), torch.int64, torch.arange(4))}
+    bench.write_safetensors(tmp_path / "x.safetensors", specs, rng, {"format": "pt"})
+    with safe_open(str(tmp_path / "x.safetensors"), "pt") as f:
+        assert f.metadata() == {"format": "pt"}
+        assert torch.equal(f.get_tensor("w"), f.get_tensor("tied")) and f.get_tensor("w").dtype == torch.float16
+        assert torch.equal(f.get_tensor("ids"), torch.arange(4))
