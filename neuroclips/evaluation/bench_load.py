@@ -511,20 +511,26 @@ def measure(component: str, root: str | os.PathLike, dtype: str = "fp16", recipe
     # run this very file as a script, so the neuroclips under test need not have it
     cmd = [sys.executable, "-c", "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
            str(Path(__file__).resolve()), "--child", component, str(Path(root).resolve()), dtype, recipe]
-    proc = subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stopped, watched_peak = False, 0
-    while proc.poll() is None:
-        try:
-            rss = _status_kib(proc.pid)["VmRSS"] * 1024
-        except (OSError, KeyError):
-            rss = 0
-        watched_peak = max(watched_peak, rss)
-        if rss > max_rss_gib * GiB:
-            proc.kill()
-            stopped = True
-            break
-        time.sleep(0.05)
-    out, err = proc.communicate()
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:  # no pipe to fill up
+        proc = subprocess.Popen(cmd, cwd=code, env=env, stdout=out_f, stderr=err_f, text=True)
+        stopped, watched_peak = False, 0
+        while proc.poll() is None:
+            try:
+                rss = _status_kib(proc.pid)["VmRSS"] * 1024
+            except (OSError, KeyError):
+                rss = 0
+            watched_peak = max(watched_peak, rss)
+            if rss > max_rss_gib * GiB:
+                proc.kill()
+                stopped = True
+                break
+            time.sleep(0.05)
+        proc.wait()
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
     result = {"component": component, "recipe": recipe, "dtype": dtype, "code": _git_revision(code)}
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if stopped or proc.returncode != 0 or not lines:
