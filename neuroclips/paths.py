@@ -18,10 +18,30 @@ def demo_data_dir() -> Path:
     return Path(os.environ.get("NEUROCLIPS_DEMO_DATA", REPO_ROOT / "demo_data"))
 
 
+def persistent_dir() -> Path | None:
+    """Persistent storage, when there is some: ``$NEUROCLIPS_PERSISTENT_DIR``, else ``/data`` on a Hugging Face
+    Space (``$SPACE_ID`` set), if it is a writable folder; otherwise None. Off a Space ``/data`` is not used, so a
+    dev box or CI runner that happens to have one keeps its caches where they were."""
+    given = os.environ.get("NEUROCLIPS_PERSISTENT_DIR")
+    if given:
+        path = Path(given)
+    elif os.environ.get("SPACE_ID"):
+        path = Path("/data")
+    else:
+        return None
+    return path if path.is_dir() and os.access(path, os.W_OK | os.X_OK) else None
+
+
 def cache_dir() -> Path:
-    """Cache for regenerated or converted arrays (``$NEUROCLIPS_CACHE`` or ``~/.cache/neuroclips``)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "neuroclips"
-    return Path(os.environ.get("NEUROCLIPS_CACHE", default))
+    """Cache for regenerated or converted arrays, the results store and the full zoo's weights:
+    ``$NEUROCLIPS_CACHE``, else ``<persistent storage>/neuroclips`` (see :func:`persistent_dir`), else
+    ``~/.cache/neuroclips``."""
+    if os.environ.get("NEUROCLIPS_CACHE"):
+        return Path(os.environ["NEUROCLIPS_CACHE"])
+    persistent = persistent_dir()
+    if persistent is not None:
+        return persistent / "neuroclips"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "neuroclips"
 
 
 def reconstructor_dir(subject: int, model: str, root: str | os.PathLike | None = None) -> Path:

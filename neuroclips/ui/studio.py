@@ -22,14 +22,23 @@ RETRIEVAL_WAY = 300  # keyframe retrieval among the 300 clips of the clip's fold
 DEFAULT_CLIPS = (42, 300, 700)
 
 
+class ConfigError(ValueError):
+    """A setting of the environment the app cannot serve with; the message names the variable and the fix."""
+
+
 def defaults_from_env() -> dict:
     """``$NEUROCLIPS_STEPS`` (e.g. on a slow CPU host): fewer DDIM steps for the prior, unCLIP and the video."""
-    steps = os.environ.get("NEUROCLIPS_STEPS")
+    steps = os.environ.get("NEUROCLIPS_STEPS", "").strip()
     if not steps:
         return {}
-    n = int(steps)
-    if n < 1:
-        raise ValueError(f"NEUROCLIPS_STEPS must be >= 1, got {steps}")
+    try:
+        n = int(steps)
+    except ValueError:
+        n = 0
+    if n < 1 or n > 1000:
+        raise ConfigError(f"NEUROCLIPS_STEPS={steps!r} is not a number of sampler steps: set it to a whole number "
+                          "from 1 to 1000 (e.g. NEUROCLIPS_STEPS=4 on a slow CPU host), or unset it for the zoo's "
+                          "defaults")
     return {"num_inference_steps": n, "keyframe_steps": n, "prior_steps": min(n, 20)}
 
 
@@ -37,23 +46,31 @@ def choose_zoo() -> str:
     """``$NEUROCLIPS_ZOO`` (a registered zoo: "mini" or "full") if set, else the mini zoo, the embedded default (the
     full zoo needs its weights downloaded and a GPU; missing weights are reported with the command that fetches
     them)."""
-    env = os.environ.get("NEUROCLIPS_ZOO", "mini")
+    from ..zoo import zoo_names
+
+    env = os.environ.get("NEUROCLIPS_ZOO", "").strip() or "mini"
     try:
         return get_zoo(env).name
-    except ValueError as err:
-        raise ValueError(f"NEUROCLIPS_ZOO: {err}") from None
+    except ValueError:
+        raise ConfigError(f"NEUROCLIPS_ZOO={env!r} is not a model zoo: set it to one of {', '.join(zoo_names())} "
+                          "(or unset it for the mini zoo)") from None
 
 
 def choose_data(zoo: str) -> tuple[str, str | None]:
     """(source, root): ``$NEUROCLIPS_DATA`` ("simulated" or "cc2017"; default: the data the zoo's reconstructors
     were trained on, cc2017 for the full zoo) with ``$NEUROCLIPS_CC2017_ROOT`` for cc2017."""
-    source = os.environ.get("NEUROCLIPS_DATA", get_zoo(zoo).data_source)
+    trained_on = get_zoo(zoo).data_source
+    source = os.environ.get("NEUROCLIPS_DATA", "").strip() or trained_on
     if source not in SOURCES:
-        raise ValueError(f"NEUROCLIPS_DATA must be one of {SOURCES}, got {source!r}")
-    root = os.environ.get("NEUROCLIPS_CC2017_ROOT") if source == "cc2017" else None
+        raise ConfigError(f"NEUROCLIPS_DATA={source!r} is not a data source: set it to one of {', '.join(SOURCES)} "
+                          f"(or unset it for the {zoo} zoo's own, {trained_on})")
+    root = os.environ.get("NEUROCLIPS_CC2017_ROOT", "").strip() if source == "cc2017" else None
     if source == "cc2017" and not root:
-        raise ValueError("the cc2017 data needs NEUROCLIPS_CC2017_ROOT=<folder with subj0N_*_fmri.pt, GT_*_3fps.pt, "
-                         "GT_*_caption.pt> (from the gongzx/cc2017_dataset dataset repo, spec §1.2)")
+        raise ConfigError(f"the {zoo} zoo serves the cc2017 data, and NEUROCLIPS_CC2017_ROOT is not set: download the "
+                          "gongzx/cc2017_dataset dataset repo (subj0N_*_fmri.pt, GT_*_3fps.pt, GT_*_caption.pt), set "
+                          "NEUROCLIPS_CC2017_ROOT=<that folder> and run `python -m neuroclips convert-cc2017` once "
+                          "(docs/space.md, step by step); or set NEUROCLIPS_DATA=simulated to serve the simulated "
+                          "subjects")
     return source, root
 
 
@@ -306,19 +323,26 @@ class Studio:
             return str(err)
         return None
 
-    def precompute_defaults(self, subject: int | None = None, clips=DEFAULT_CLIPS) -> None:
-        """Reconstruct a few clips with the default settings (at start, in a background thread)."""
+    def precompute_defaults(self, subject: int | None = None, clips=DEFAULT_CLIPS, reconstruct=None) -> list[int]:
+        """Reconstruct a few clips with the default settings (at start, in a background thread) through
+        ``reconstruct(subject, clip, seed=0)`` (default :meth:`reconstruct`; the app passes its ``@spaces.GPU``
+        function, so that on ZeroGPU the warm-up runs on a GPU slot too). Clips already stored are skipped.
+        Returns the clips computed now."""
         subject = subject or (self.subjects[0] if self.subjects else None)
         if subject is None:
-            return
+            return []
         import logging
 
+        reconstruct = reconstruct or self.reconstruct
+        done = []
         try:
             for clip in clips:
-                if clip < self.data(subject).num_clips("test"):
-                    self.reconstruct(subject, clip, seed=0)
+                if clip < self.data(subject).num_clips("test") and self.cached(subject, clip, seed=0) is None:
+                    reconstruct(subject, clip, seed=0)
+                    done.append(clip)
         except Exception:  # a background warm-up must not take the app down; requests report their own errors
             logging.getLogger(__name__).exception("precomputing the default clips failed")
+        return done
 
     def about(self) -> dict:
         import torch

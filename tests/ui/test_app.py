@@ -36,7 +36,7 @@ def handlers(studio):
 
 
 ARGS = dict(subject=1, clip=42, use_blurry=True, alpha_mode="code_parity", alpha_strength=0.3, use_keyframe=True,
-            beta_scale=1.0, use_caption=True, caption_source="keyframe", seed=0)
+            controlnet_conditioning_scale=1.0, use_caption=True, caption_source="keyframe", seed=0)
 
 
 def _call(handlers, **changes):
@@ -81,7 +81,7 @@ def test_only_known_zoos_name_the_served_folder(tmp_path, monkeypatch):
     from neuroclips.ui.studio import Studio, choose_zoo
 
     monkeypatch.setenv("NEUROCLIPS_ZOO", "../..")
-    with pytest.raises(ValueError, match="NEUROCLIPS_ZOO: unknown model zoo"):
+    with pytest.raises(ValueError, match="NEUROCLIPS_ZOO='../..' is not a model zoo: set it to one of .*mini"):
         choose_zoo()
     with pytest.raises(ValueError, match="unknown model zoo '/etc'"):
         Studio(zoo="/etc", results_root=tmp_path)
@@ -113,7 +113,7 @@ def test_long_video_brain_search_and_about(handlers, studio):
     assert len(read_mp4(video)[0]) == 32 and "42 → 43" in text and len(keyframes) == 2
     with pytest.raises(gr.Error, match="2 or 3"):
         handlers.long_video(1, 42, 5, "cosine", 0)
-    flat, bars = handlers.brain(1)
+    flat, bars = handlers.flatmaps(1)
     assert len(flat.data) > 0 and len(bars.data) == 4
     gallery, hits = handlers.search(1, "horse")
     assert hits and all("horse" in label for _, label in gallery)
