@@ -15,9 +15,10 @@ from types import MappingProxyType
 class Zoo:
     """One model zoo.
 
-    ``load(subject, reconstructors, root, dtype)`` returns ``(components, versions)``: the init arguments of
-    :class:`~neuroclips.pipeline.NeuroClipsPipeline` (its sampler settings included) and the model versions written
-    beside results. ``root(root=None)`` is the folder of its weights; ``reconstructors_root(root=None)`` where its
+    ``load(subject, reconstructors, root, dtype[, device])`` returns ``(components, versions)``: the init arguments
+    of :class:`~neuroclips.pipeline.NeuroClipsPipeline` (its sampler settings included) and the model versions written
+    beside results; a loader that takes ``device`` moves each component there as soon as it is loaded, so the host
+    holds one component at a time. ``root(root=None)`` is the folder of its weights; ``reconstructors_root(root=None)`` where its
     subjects' PR/SR live (None: the shipped ``demo_data/reconstructors``). ``defaults`` override
     :class:`~neuroclips.pipeline.settings.GuidanceSettings`' defaults (the reference's). ``data_source`` is the data
     its reconstructors were trained on, the app's default."""
