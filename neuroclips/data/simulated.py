@@ -29,7 +29,7 @@ def simulated_root(root: str | os.PathLike | None = None) -> Path:
 
 def available_simulated_subjects(root: str | os.PathLike | None = None) -> list[int]:
     root = simulated_root(root)
-    return sorted(int(p.name[4:]) for p in root.glob("sub-*") if (p / "vertices.npy").exists())
+    return sorted(int(p.name[4:]) for p in root.glob("sub-*") if (p / "ground_truth.npz").exists())
 
 
 class SimulatedSubject(SubjectData):
@@ -49,10 +49,11 @@ class SimulatedSubject(SubjectData):
             raise DataError(f"no simulated world at {self.root}; build it with `python -m neuroclips build-demo-data`")
         self.world = WorldConfig.from_dict(json.loads(world_file.read_text()))
         self._dir = self.root / f"sub-{subject:02d}"
-        if not (self._dir / "vertices.npy").exists():
+        if not (self._dir / "ground_truth.npz").exists():
             raise DataError(f"unknown simulated subject {subject}; available: {available_simulated_subjects(self.root)}")
         self.subject = subject
-        self._vertices = np.load(self._dir / "vertices.npy")
+        with np.load(self._dir / "ground_truth.npz") as f:  # the selected fs_LR vertices, in the fMRI's row order
+            self._vertices = f["vertices"]
         self.n_voxels = len(self._vertices)
         self.renderer = MovieRenderer(self.world.stimuli)
         self._mm: dict[str, np.ndarray] = {}

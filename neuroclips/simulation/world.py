@@ -251,7 +251,6 @@ def _write_subject(d: Path, model: VoxelModel, selected: np.ndarray, stats_: dic
     a, b = (a - a.mean(0)) / a.std(0), (b - b.mean(0)) / b.std(0)
     split_half = (a * b).mean(0)
     r_train = stats_["r_mean"][selected]
-    atomic_save_npy(d / "vertices.npy", selected.astype(np.int32))
     atomic_write_npz(d / "ground_truth.npz", families=np.array(FAMILIES), **gt)
     atomic_write_npz(d / "reliability.npz", r_train=r_train.astype(np.float32),
                      test_split_half=split_half.astype(np.float32), t=stats_["t"][selected])

@@ -86,7 +86,7 @@ def test_shipped_world_matches_its_manifest_and_stays_small():
     manifest = json.loads((SHIPPED / "manifest.json").read_text())
     assert WorldConfig.from_dict(manifest["world"]).digest() == manifest["digest"]
     for s, info in manifest["subjects"].items():
-        v = np.load(SHIPPED / f"sub-{int(s):02d}" / "vertices.npy")
+        v = np.load(SHIPPED / f"sub-{int(s):02d}" / "ground_truth.npz")["vertices"]
         assert len(v) == info["n_voxels"] and 2000 <= len(v) <= 16000
     files = [p for p in demo_data_dir().rglob("*") if p.is_file()]
     assert max(p.stat().st_size for p in files) < 10 * 2**20
