@@ -12,7 +12,7 @@ from neuroclips.cli.guidance import guidance_from_args
 COMMANDS = ["build-demo-data", "convert-cc2017", "data-info", "train-zoo", "train-pr", "train-sr",
             "evaluate-reconstructors", "evaluate-zoo", "bench-zoo", "reconstruct", "bench", "train-fusion", "evaluate",
             "train-classifier", "evaluate-fusion", "weights", "bench-full", "memory-plan", "bench-load", "export-flatmaps",
-            "doctor"]
+            "doctor", "space"]
 
 
 def run(*args, **kw):

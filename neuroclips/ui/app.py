@@ -323,6 +323,10 @@ def build_demo(studio: Studio | None = None, handlers: SimpleNamespace | None = 
     def subject_choices():
         return [(f"Subject {s} ({studio.source})", s) for s in subjects]
 
+    def subject_dropdown():
+        # Gradio's schema types a dropdown as a string: "1" must reach the handler (which checks it) as well as 1
+        return gr.Dropdown(subject_choices(), value=subjects[0], label="Subject", allow_custom_value=True)
+
     with gr.Blocks(title="NeuroClips Studio") as demo:
         gr.Markdown(INTRO)
         if not subjects:
@@ -333,7 +337,7 @@ def build_demo(studio: Studio | None = None, handlers: SimpleNamespace | None = 
         with gr.Tab("Reconstruct"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    subject = gr.Dropdown(subject_choices(), value=subjects[0], label="Subject")
+                    subject = subject_dropdown()
                     clip = gr.Number(value=DEFAULT_CLIPS[0], precision=0, minimum=0, maximum=n_clips - 1,
                                      label=f"Test clip (0-{n_clips - 1})")
                     thumb = gr.Image(label="GT keyframe", type="numpy", height=160, interactive=False)
@@ -401,9 +405,10 @@ def build_demo(studio: Studio | None = None, handlers: SimpleNamespace | None = 
             gr.Markdown("**Multi-fMRI fusion** (paper §3.4): consecutive clips whose keyframes look alike are chained, "
                         "the next clip starting from the previous video's last frame.")
             with gr.Row():
-                l_subject = gr.Dropdown(subject_choices(), value=subjects[0], label="Subject")
+                l_subject = subject_dropdown()
                 l_clip = gr.Number(value=DEFAULT_CLIPS[0], precision=0, minimum=0, maximum=n_clips - 1, label="First clip")
-                l_n = gr.Radio([2, 3], value=3, label="Clips")
+                # a slider, not a radio: its schema is a number, so an API or MCP call may pass 2 or 3
+                l_n = gr.Slider(2, 3, value=3, step=1, label="Clips")
                 l_fusion = gr.Radio([(label, name) for name, label in FUSION_METHODS.items()],
                                     value="classifier", label="Same class?")
                 l_seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
@@ -417,7 +422,7 @@ def build_demo(studio: Studio | None = None, handlers: SimpleNamespace | None = 
             gr.Markdown("First-layer voxel weights of the Perception (PR) and Semantics (SR) Reconstructors on the fs_LR "
                         "32k flat cortex (paper Fig. 5): per-voxel mean |w|, min-max normalised, colour range 0.25-0.75. "
                         "Hover for the HCP-MMP1.0 area. The bars compare them with the simulation's ground truth.")
-            b_subject = gr.Dropdown(subject_choices(), value=subjects[0], label="Subject")
+            b_subject = subject_dropdown()
             b_plot = gr.Plot(label="Voxel weights", elem_id="flatmap")
             b_bars = gr.Plot(label="Per visual area")
             b_subject.change(h.flatmaps, [b_subject], [b_plot, b_bars], api_name="flatmaps")

@@ -37,7 +37,7 @@ SLOWEST = MEASURED["full"]
 MARGIN = 2.0
 SLACK_S = 20.0
 # ZeroGPU refuses a duration over its per-account maximum before any work starts; one clip never needs this much
-MIN_S, MAX_S = 15, 300
+MAX_S = 300
 
 
 def rates_for(zoo: str) -> StageRates:
@@ -54,7 +54,7 @@ def clip_seconds(settings: GuidanceSettings, rates: StageRates) -> float:
 
 def gpu_seconds(settings: GuidanceSettings, zoo: str, n_clips: int = 1, retrieval: bool = True) -> int:
     """The duration to ask ZeroGPU for: ``n_clips`` clips at ``settings`` (``retrieval``: the call may embed a
-    retrieval fold), with :data:`MARGIN` and :data:`SLACK_S`, clamped to [:data:`MIN_S`, :data:`MAX_S`]."""
+    retrieval fold), with :data:`MARGIN` and :data:`SLACK_S`, at most :data:`MAX_S`."""
     rates = rates_for(zoo)
     work = max(1, int(n_clips)) * clip_seconds(settings, rates) + (rates.retrieval if retrieval else 0.0)
-    return int(min(MAX_S, max(MIN_S, math.ceil(MARGIN * work + SLACK_S))))
+    return int(min(MAX_S, math.ceil(MARGIN * work + SLACK_S)))
