@@ -58,14 +58,19 @@ def register(subparsers) -> None:
     e.add_argument("--subject", type=int, nargs="+", default=[1], help="full: subjects whose reconstructors the "
                    "Space preloads (default: 1)")
     e.add_argument("--title", default="NeuroClips Studio", help="the Space's title")
-    e.set_defaults(func=space_export)
-    r = actions.add_parser("prepare", help="the full Space's start-up step: link preloaded weights into the zoo's "
-                           "folder, download the missing ones (NEUROCLIPS_SPACE_DOWNLOAD=0: only link)")
-    r.set_defaults(func=space_prepare)
+    r = actions.add_parser("prepare", help="the full Space's start-up step (its app.py runs it): link preloaded "
+                           "weights into the zoo's folder; with --download also fetch the missing ones (~50 GB)")
+    r.add_argument("--download", action="store_true", help="download what is not preloaded (the Space's app.py "
+                   "does, unless NEUROCLIPS_SPACE_DOWNLOAD=0)")
+    p.set_defaults(func=space)
+
+
+def space(args: argparse.Namespace) -> int:
+    return {"export": space_export, "prepare": space_prepare}[args.action](args)
 
 
 def space_prepare(args: argparse.Namespace) -> int:
-    report = prepare_full_space()
+    report = prepare_full_space(download=args.download)
     print(report.format())
     return 0 if report.complete else 1
 
@@ -325,9 +330,9 @@ def fetch_cc2017(dest: str | os.PathLike) -> Path:
     return found[0].parent
 
 
-def prepare_full_space(root: str | os.PathLike | None = None):
+def prepare_full_space(root: str | os.PathLike | None = None, download: bool | None = None):
     """The full Space's start-up: link preloaded weights; download the missing ones (MindEye2's, from a dataset
-    repo) unless ``NEUROCLIPS_SPACE_DOWNLOAD=0``; with ``NEUROCLIPS_FETCH_CC2017=1`` and no
+    repo) when ``download`` (None: unless ``NEUROCLIPS_SPACE_DOWNLOAD=0``); with ``NEUROCLIPS_FETCH_CC2017=1`` and no
     ``NEUROCLIPS_CC2017_ROOT``, fetch cc2017 into persistent storage and point the variable at it. Failures are
     logged, not raised: the app then starts and says what is missing and the command that fetches it. Returns the
     weights report."""
@@ -336,7 +341,9 @@ def prepare_full_space(root: str | os.PathLike | None = None):
 
     linked = link_preloaded(root)
     logger.warning("linked %d preloaded file(s) into the full zoo's folder", len(linked))
-    if os.environ.get("NEUROCLIPS_SPACE_DOWNLOAD", "1").strip().lower() in TRUE:
+    if download is None:
+        download = os.environ.get("NEUROCLIPS_SPACE_DOWNLOAD", "1").strip().lower() in TRUE
+    if download:
         try:
             download_weights(root, ("inference",), log=logger.warning)
         except Exception as err:  # a failed download is reported by the app with the command that retries it

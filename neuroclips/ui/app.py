@@ -432,7 +432,8 @@ def build_demo(studio: Studio | None = None, handlers: SimpleNamespace | None = 
             about_tab.select(h.about, None, [about_md], api_visibility="private")
         # a shared link (query parameters) sets the controls, then its reconstruction runs (or comes from the store)
         link_ok = gr.State(False)
-        demo.load(h.open_link, None, [*inputs, link_note, link_ok], api_visibility="private", queue=False).then(
+        # (queued: a gr.Warning reaches the page only from a queued event)
+        demo.load(h.open_link, None, [*inputs, link_note, link_ok], api_visibility="private").then(
             h.show_clip, [subject, clip], [thumb, clip_info], api_visibility="private").then(
             h.reconstruct_link, [*inputs, link_ok], outputs, api_visibility="private", concurrency_limit=1,
             concurrency_id=MODEL_QUEUE)

@@ -163,7 +163,7 @@ def served_app(tiny_zoo, tmp_path_factory):
     """app.py as a user starts it, serving the tiny zoo (registered in the server process by tests/tiny_zoo.py)."""
     port = _free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), NEUROCLIPS_STEPS="2", HF_HUB_OFFLINE="1",
-               GRADIO_ANALYTICS_ENABLED="False", NEUROCLIPS_ZOO=tiny_zoo.name,
+               GRADIO_ANALYTICS_ENABLED="False", NEUROCLIPS_ZOO=tiny_zoo.name, NEUROCLIPS_MCP="1",
                NEUROCLIPS_TINY_RECONSTRUCTORS=str(tiny_zoo.reconstructors_root()))
     log = tmp_path_factory.mktemp("app") / "app.log"
     start = time.perf_counter()
@@ -200,6 +200,16 @@ def test_api_reconstruct_endpoint(served_app):
     assert len(read_mp4(final_path)[0]) == 16 and "Caption" in out[5]
 
 
+def test_served_mcp_schema_lists_the_three_tools(served_app):
+    import httpx
+
+    response = httpx.get(served_app["url"] + "gradio_api/mcp/schema", timeout=60)
+    assert response.status_code == 200
+    tools = response.json()
+    assert [t["name"] for t in tools] == ["reconstruct", "long_video", "flatmaps"]
+    (ARTIFACTS / "mcp-schema.json").write_text(json.dumps(tools, indent=1, ensure_ascii=False))
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -230,4 +240,44 @@ def test_browser_reconstruct_toggle_and_brain(served_app):
         page.get_by_role("tab", name="Brain").click()
         page.locator("#flatmap .js-plotly-plot").first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "brain.png"), full_page=True)
+        browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_browser_shared_link_opens_its_reconstruction_and_copy_link_gives_the_settings(served_app):
+    from playwright.sync_api import sync_playwright
+
+    link = "?subject=1&clip=12&use_keyframe=0&alpha_mode=sdedit&alpha_strength=0.5&seed=3"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
+        context = browser.new_context(viewport={"width": 1400, "height": 1800},
+                                      permissions=["clipboard-read", "clipboard-write"])
+        page = context.new_page()
+        page.goto(served_app["url"] + link)
+        page.locator("#side-by-side video").wait_for(timeout=120_000)  # the link's reconstruction ran
+        assert page.get_by_label("Test clip (0-1199)").input_value() == "12"
+        assert not page.get_by_label("β: keyframe (SparseCtrl)").is_checked()
+        assert page.get_by_label("α mode").input_value() == "SDEdit"
+        assert page.get_by_label("Seed").input_value() == "3"
+        assert page.locator("#caption").inner_text().count("Caption") == 1
+        page.screenshot(path=str(ARTIFACTS / "shared-link.png"), full_page=True)
+        # the copy-link control gives the link of the controls as they are now
+        page.get_by_label("Seed").fill("5")
+        page.get_by_role("button", name="Copy link").click()
+        box = page.locator("#share-link textarea")
+        page.wait_for_function("() => { const t = document.querySelector('#share-link textarea'); "
+                               "return t && t.value.includes('seed=5') }", timeout=60_000)
+        copied = box.input_value()
+        assert copied.startswith(served_app["url"] + "?subject=1&clip=12&")
+        for part in ("use_keyframe=0", "alpha_mode=sdedit", "alpha_strength=0.5", "use_blurry=1"):
+            assert part in copied, copied
+        assert page.evaluate("navigator.clipboard.readText()") == copied
+        # a bad link says what it could not use, by name
+        page.goto(served_app["url"] + "?clip=99999&alpha_mode=eq7")
+        problems = page.locator("#link-problems")
+        page.wait_for_function("() => { const e = document.querySelector('#link-problems'); "
+                               "return e && e.innerText.includes('alpha_mode') }", timeout=60_000)
+        assert "clip must be from 0 to 1199" in problems.inner_text()
+        assert "Link: " in page.locator(".toast-body").first.inner_text(timeout=30_000)  # the gr.Warning
+        page.screenshot(path=str(ARTIFACTS / "bad-link.png"), full_page=True)
         browser.close()
