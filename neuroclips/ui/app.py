@@ -277,8 +277,8 @@ def make_handlers(studio: Studio) -> SimpleNamespace:
             gr.Warning(f"Link: {problem}")
         note = ("**Not used from this link:** " + "; ".join(link.problems) + ". The other values are set; fix the "
                 "link, or press Reconstruct.") if link.problems else ""
-        return (*(gr.update(value=link.values[n]) if n in link.values else gr.skip() for n in LINK_PARAMS), note,
-                link.runnable)
+        values = {**link.values, **({"subject": str(link.values["subject"])} if "subject" in link.values else {})}
+        return (*(gr.update(value=values[n]) if n in values else gr.skip() for n in LINK_PARAMS), note, link.runnable)
 
     def reconstruct_link(*args, progress=gr.Progress()):
         """The link's reconstruction, when :func:`open_link` found a runnable one (the last argument)."""
@@ -320,12 +320,12 @@ def build_demo(studio: Studio | None = None, handlers: SimpleNamespace | None = 
     subjects = studio.subjects
     h = handlers or make_handlers(studio)
 
-    def subject_choices():
-        return [(f"Subject {s} ({studio.source})", s) for s in subjects]
-
     def subject_dropdown():
-        # Gradio's schema types a dropdown as a string: "1" must reach the handler (which checks it) as well as 1
-        return gr.Dropdown(subject_choices(), value=subjects[0], label="Subject", allow_custom_value=True)
+        # string values: Gradio's API schema types a dropdown as a string, and an MCP client is held to it (an int
+        # enum under "type": "string" admits nothing); custom values let API callers pass 1 as well as "1", which
+        # the handlers check
+        return gr.Dropdown([(f"Subject {s} ({studio.source})", str(s)) for s in subjects], value=str(subjects[0]),
+                           label="Subject", allow_custom_value=True)
 
     with gr.Blocks(title="NeuroClips Studio") as demo:
         gr.Markdown(INTRO)

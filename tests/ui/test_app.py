@@ -210,6 +210,29 @@ def test_served_mcp_schema_lists_the_three_tools(served_app):
     (ARTIFACTS / "mcp-schema.json").write_text(json.dumps(tools, indent=1, ensure_ascii=False))
 
 
+def test_an_mcp_client_lists_and_calls_the_tools(served_app):
+    """Through the MCP protocol (streamable HTTP), as an agent connects: the server checks the arguments against
+    the schema, so the schema's types must admit the values the tools take."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def session():
+        async with streamablehttp_client(served_app["url"] + "gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as s:
+                await s.initialize()
+                tools = (await s.list_tools()).tools
+                called = await s.call_tool("flatmaps", {"subject": "1"})
+                refused = await s.call_tool("reconstruct", {"subject": "1", "clip": 5000, "seed": 0})
+                return tools, called, refused
+
+    tools, called, refused = asyncio.run(session())
+    assert [t.name for t in tools] == ["reconstruct", "long_video", "flatmaps"]
+    assert not called.isError and "plotly" in called.content[0].text
+    assert refused.isError and "1199" in refused.content[0].text  # a clear refusal, not a traceback
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
