@@ -10,11 +10,12 @@ import math
 from dataclasses import dataclass
 
 from ..pipeline import GuidanceSettings
+from ..zoo import get_zoo, is_zoo, zoo_names
 
 
 @dataclass(frozen=True)
 class StageRates:
-    """Warm GPU seconds of one clip's parts."""
+    """Warm GPU seconds of one clip's parts (a zoo's ``gpu_rates``, measured; see :class:`~neuroclips.zoo.Zoo`)."""
 
     video_step: float  # one video DDIM step (CFG, SparseCtrl, α), 16 frames
     keyframe_step: float  # one unCLIP or diffusion-prior step (both are in the keyframe stage's timing)
@@ -22,16 +23,6 @@ class StageRates:
     retrieval: float  # the first request of a 300-clip fold embeds its fMRI and keyframes (cached afterwards)
 
 
-# measured on an H200, warm (docs/benchmarks.md, 2026-11-29): the full zoo takes 7.1 s per clip at 25 video, 38
-# unCLIP and 20 prior steps (video 2.90 s, keyframe 3.64 s, caption 0.52 s, blurry 0.04 s); the mini zoo 1.9 s in
-# fp32 at 25/25/20 (video 1.06, keyframe 0.73, caption 0.09, blurry 0.03). The retrieval folds were not measured:
-# 300 bigG (full) or mini-CLIP images and SR passes, estimated from the per-image cost of those towers.
-MEASURED = {
-    "full": StageRates(video_step=2.90 / 25, keyframe_step=3.64 / (38 + 20), per_clip=0.56, retrieval=10.0),
-    "mini": StageRates(video_step=1.06 / 25, keyframe_step=0.73 / (25 + 20), per_clip=0.12, retrieval=1.0),
-}
-# a zoo without measurements (e.g. the tests' tiny one) is budgeted as the slowest measured
-SLOWEST = MEASURED["full"]
 # ZeroGPU lends half an RTX Pro 6000 (48 GB), not the H200 these were measured on, and the first call after a start
 # runs cold (the full zoo: 20 s instead of 7.1 s); twice the warm time plus a fixed allowance covers both
 MARGIN = 2.0
@@ -41,7 +32,13 @@ MAX_S = 300
 
 
 def rates_for(zoo: str) -> StageRates:
-    return MEASURED.get(zoo, SLOWEST)
+    """The zoo's measured rates; a zoo without measurements (e.g. the tests' tiny one) is budgeted as the slowest
+    measured zoo, rate by rate."""
+    measured = get_zoo(zoo).gpu_rates if is_zoo(zoo) else None
+    if measured:
+        return StageRates(**measured)
+    known = [StageRates(**get_zoo(z).gpu_rates) for z in zoo_names() if get_zoo(z).gpu_rates]
+    return StageRates(**{f: max(getattr(r, f) for r in known) for f in StageRates.__dataclass_fields__})
 
 
 def clip_seconds(settings: GuidanceSettings, rates: StageRates) -> float:

@@ -21,7 +21,9 @@ class Zoo:
     holds one component at a time. ``root(root=None)`` is the folder of its weights; ``reconstructors_root(root=None)`` where its
     subjects' PR/SR live (None: the shipped ``demo_data/reconstructors``). ``defaults`` override
     :class:`~neuroclips.pipeline.settings.GuidanceSettings`' defaults (the reference's). ``data_source`` is the data
-    its reconstructors were trained on, the app's default."""
+    its reconstructors were trained on, the app's default. ``gpu_rates``: measured warm GPU seconds of its stages
+    (``video_step``, ``keyframe_step`` (an unCLIP or prior step), ``per_clip`` (blurry video, caption, metrics),
+    ``retrieval`` (embedding a 300-clip fold)), from which the app sizes its ``@spaces.GPU`` calls; empty: unmeasured."""
 
     name: str
     description: str
@@ -30,9 +32,11 @@ class Zoo:
     reconstructors_root: Callable[..., Path | None]
     defaults: Mapping = field(default_factory=dict)
     data_source: str = "simulated"
+    gpu_rates: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
+        object.__setattr__(self, "gpu_rates", MappingProxyType(dict(self.gpu_rates)))
 
 
 _ZOOS: dict[str, Zoo] = {}

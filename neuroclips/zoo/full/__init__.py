@@ -132,4 +132,8 @@ def assemble_components(subject: int | None = 1, reconstructors: str | os.PathLi
 register_zoo(Zoo(
     name="full", description="NeuroClips' real checkpoints (SD 1.5 + AnimateDiff v3 + SparseCtrl RGB, MindEye2's "
     "unclip6, BLIP-2) on a GPU host", load=assemble_components, root=full_zoo_root,
-    reconstructors_root=reconstructors_root, defaults=GUIDANCE_DEFAULTS, data_source="cc2017"))
+    reconstructors_root=reconstructors_root, defaults=GUIDANCE_DEFAULTS, data_source="cc2017",
+    # measured on an H200 in fp16, warm, at 25 video / 38 unCLIP / 20 prior steps (docs/benchmarks.md, 2026-11-29):
+    # video 2.90 s, keyframe 3.64 s, caption 0.52 s, blurry 0.04 s; the retrieval fold (300 bigG images and SR
+    # passes) is an estimate
+    gpu_rates={"video_step": 2.90 / 25, "keyframe_step": 3.64 / (38 + 20), "per_clip": 0.56, "retrieval": 10.0}))
